@@ -1,0 +1,71 @@
+"""The Flask application factory, and ``app`` for ``gunicorn app:app``."""
+
+from __future__ import annotations
+
+import atexit
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from automation.config import Settings, instance_secret, sqlite_url
+from automation.embedded_redis import EmbeddedRedis
+from automation.models import db
+from automation.redis_client import init_redis
+from automation.storage import engine_options, init_storage
+
+MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+migrate = Migrate()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app: settings from the environment, then ``config`` on top (tests pass a mapping).
+
+    Raises:
+        ConfigError: when an environment variable has a value Relay cannot use.
+    """
+    app = Flask("automation", instance_relative_config=True,
+                instance_path=str(Path(__file__).resolve().parent / "instance"))
+    app.config.update(Settings.from_env().as_flask_config())
+    if config:
+        app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = sqlite_url(app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
+    if not app.config.get("REDIS_URL"):
+        app.config["REDIS_URL"] = _embedded_redis_url(app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["DATABASE_URL"]))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["RELAY_MAX_BODY_BYTES"]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    init_storage(app)
+    init_redis(app)
+
+    from automation.web import register_blueprints  # noqa: PLC0415 - views import models and the app context
+
+    register_blueprints(app)
+    return app
+
+
+def _embedded_redis_url(instance_path: str) -> str:
+    embedded = EmbeddedRedis(Path(instance_path) / "redis")
+    if not embedded.is_running():
+        embedded.start()
+        atexit.register(embedded.stop)
+    return embedded.url
+
+
+def __getattr__(name: str) -> Flask:
+    # `gunicorn app:app` asks for `app`; building it lazily keeps importing this module free of I/O.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

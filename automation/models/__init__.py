@@ -1,0 +1,37 @@
+"""Relay's data model (SQLAlchemy 2 typed models); one module per area, re-exported here."""
+
+from automation.models.accounts import ApiToken, Membership, Role, User, Workspace
+from automation.models.approvals import ApprovalTask, AuditLog
+from automation.models.base import Base, db, utcnow
+from automation.models.executions import (
+    FINISHED,
+    Execution,
+    ExecutionEvent,
+    ExecutionStatus,
+    StepRun,
+    StepStatus,
+)
+from automation.models.workflows import Connection, Workflow, WorkflowStatus, WorkflowVersion
+
+__all__ = [
+    "FINISHED",
+    "ApiToken",
+    "ApprovalTask",
+    "AuditLog",
+    "Base",
+    "Connection",
+    "Execution",
+    "ExecutionEvent",
+    "ExecutionStatus",
+    "Membership",
+    "Role",
+    "StepRun",
+    "StepStatus",
+    "User",
+    "Workflow",
+    "WorkflowStatus",
+    "WorkflowVersion",
+    "Workspace",
+    "db",
+    "utcnow",
+]

@@ -1,0 +1,1 @@
+"""Connectors: one module per service, all behind the interface in ``integrations.base``."""
