@@ -1,0 +1,127 @@
+"""People and credentials: creating users with a role in a workspace, and issuing/checking API tokens.
+
+Tokens are 256-bit random strings shown once; only their SHA-256 is stored (a fast hash is right for
+high-entropy secrets: there is nothing to brute-force).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from automation.models import ApiToken, Membership, Role, User, Workspace, db, utcnow
+
+TOKEN_PREFIX = "rly_"
+DEFAULT_WORKSPACE = "Default"
+
+
+class AccountError(ValueError):
+    """A user, workspace or token request that cannot be carried out (message says why)."""
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    token_id: int
+    user_id: int
+    workspace_id: int
+    role: Role
+    read_only: bool
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def default_workspace(create: bool = True) -> Workspace | None:
+    """The first workspace (by id); created as "Default" on first use when ``create`` is set."""
+    workspace = db.session.scalar(sa.select(Workspace).order_by(Workspace.id).limit(1))
+    if workspace is None and create:
+        workspace = Workspace(name=DEFAULT_WORKSPACE)
+        db.session.add(workspace)
+        db.session.flush()
+    return workspace
+
+
+def find_workspace(name: str | None) -> Workspace:
+    if name is None:
+        workspace = default_workspace()
+        assert workspace is not None
+        return workspace
+    workspace = db.session.scalar(sa.select(Workspace).where(Workspace.name == name))
+    if workspace is None:
+        raise AccountError(f"no workspace named {name!r}")
+    return workspace
+
+
+def create_user(
+    email: str, password: str, role: str = Role.OWNER.value, *, name: str = "", workspace: str | None = None
+) -> User:
+    """Create a user with ``role`` in ``workspace`` (default: the first one). Commits.
+
+    Raises:
+        AccountError: bad email, short password, unknown role, or the email is taken.
+    """
+    email = email.strip().lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise AccountError(f"{email!r} is not an email address")
+    if len(password) < 8:
+        raise AccountError("the password must have at least 8 characters")
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}") from None
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise AccountError(f"a user with email {email} already exists")
+    ws = find_workspace(workspace)
+    user = User(email=email, name=name, password_hash=generate_password_hash(password))
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(Membership(user_id=user.id, workspace_id=ws.id, role=role_value.value))
+    db.session.commit()
+    return user
+
+
+def create_api_token(email: str, *, workspace: str | None = None, name: str = "", read_only: bool = False) -> str:
+    """Issue a bearer token for the user in the workspace and return it (the only time it is visible).
+
+    Raises:
+        AccountError: unknown user, or the user is not a member of the workspace.
+    """
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise AccountError(f"no user with email {email}")
+    ws = find_workspace(workspace)
+    if _membership(user.id, ws.id) is None:
+        raise AccountError(f"{user.email} is not a member of workspace {ws.name!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(
+        ApiToken(user_id=user.id, workspace_id=ws.id, name=name, token_hash=hash_token(token),
+                 prefix=token[:10], read_only=read_only)
+    )
+    db.session.commit()
+    return token
+
+
+def authenticate_token(token: str) -> TokenIdentity | None:
+    """The identity behind a bearer token, or None if it is unknown, revoked or its user is gone."""
+    row = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.is_active:
+        return None
+    membership = _membership(row.user_id, row.workspace_id)
+    if membership is None:
+        return None
+    row.last_used_at = utcnow()
+    db.session.commit()
+    return TokenIdentity(row.id, row.user_id, row.workspace_id, Role(membership.role), row.read_only)
+
+
+def _membership(user_id: int, workspace_id: int) -> Membership | None:
+    return db.session.scalar(
+        sa.select(Membership).where(Membership.user_id == user_id, Membership.workspace_id == workspace_id)
+    )

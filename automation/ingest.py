@@ -1,0 +1,139 @@
+"""Starting, retrying and cancelling executions: the write side of DESIGN.md's execution path, step 1.
+
+Insert the row (status ``queued``) and commit, then enqueue. A repeated idempotency key returns the
+execution that key already started. Enqueue failures are left to the reaper: the row is the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from automation import dispatch
+from automation.models import (
+    Execution,
+    ExecutionEvent,
+    ExecutionStatus,
+    StepRun,
+    StepStatus,
+    Workflow,
+    WorkflowStatus,
+    db,
+    utcnow,
+)
+from automation.transitions import change_status
+
+
+class NotRunnable(Exception):
+    """The workflow or execution is not in a state that allows what was asked (an HTTP 409)."""
+
+
+def start_execution(
+    workflow: Workflow,
+    *,
+    trigger_kind: str,
+    payload: dict[str, Any],
+    idempotency_key: str | None = None,
+    correlation_id: str | None = None,
+) -> tuple[Execution, bool]:
+    """Create a queued execution of the workflow's published version and enqueue it.
+
+    Returns:
+        The execution and whether this call created it (False: the idempotency key was seen before).
+
+    Raises:
+        NotRunnable: the workflow has no published version or is paused.
+    """
+    if idempotency_key:
+        existing = _by_key(workflow.id, idempotency_key)
+        if existing is not None:
+            return existing, False
+    if workflow.current_version_id is None:
+        raise NotRunnable("this workflow has not been published yet; publish it before running it")
+    if workflow.status == WorkflowStatus.PAUSED:
+        raise NotRunnable("this workflow is paused; resume it before running it")
+    now = utcnow()
+    execution = Execution(
+        workspace_id=workflow.workspace_id,
+        workflow_id=workflow.id,
+        version_id=workflow.current_version_id,
+        status=ExecutionStatus.QUEUED.value,
+        trigger_kind=trigger_kind,
+        trigger=payload,
+        idempotency_key=idempotency_key,
+        correlation_id=correlation_id or uuid.uuid4().hex,
+        created_at=now,
+        enqueued_at=now,
+    )
+    db.session.add(execution)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Another request with the same key committed between our look-up and our insert.
+        db.session.rollback()
+        existing = _by_key(workflow.id, idempotency_key or "")
+        if existing is None:
+            raise
+        return existing, False
+    db.session.add(
+        ExecutionEvent(
+            workspace_id=execution.workspace_id, execution_id=execution.id, from_status=None,
+            to_status=ExecutionStatus.QUEUED.value, reason=f"started by {trigger_kind}", at=now,
+        )
+    )
+    db.session.commit()
+    dispatch.enqueue(execution.id)
+    return execution, True
+
+
+def retry_execution(execution: Execution) -> Execution:
+    """Run a failed or cancelled execution again from its first unfinished step (same version).
+
+    Raises:
+        NotRunnable: the execution is not failed or cancelled.
+    """
+    previous = ExecutionStatus(execution.status)
+    if previous not in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED) or not change_status(
+        db.session, execution, previous, ExecutionStatus.QUEUED,
+        reason="retried", round=execution.round + 1, error=None, error_step=None, finished_at=None,
+        enqueued_at=utcnow(), run_token=None, wake_at=None,
+    ):
+        db.session.rollback()
+        raise NotRunnable(f"only a failed or cancelled execution can be retried; this one is {execution.status}")
+    db.session.commit()
+    db.session.refresh(execution)
+    dispatch.enqueue(execution.id)
+    return execution
+
+
+def cancel_execution(execution: Execution) -> Execution:
+    """Stop a queued, waiting or running execution. A running step finishes its call but nothing after it runs.
+
+    Raises:
+        NotRunnable: the execution has already finished.
+    """
+    for status in (ExecutionStatus.QUEUED, ExecutionStatus.WAITING, ExecutionStatus.RUNNING):
+        if execution.status == status and change_status(
+            db.session, execution, status, ExecutionStatus.CANCELLED,
+            reason="cancelled", finished_at=utcnow(), run_token=None, wake_at=None,
+        ):
+            db.session.execute(
+                sa.update(StepRun)
+                .where(StepRun.execution_id == execution.id,
+                       StepRun.status.in_([StepStatus.RUNNING.value, StepStatus.WAITING.value]))
+                .values(status=StepStatus.INTERRUPTED.value, error="cancelled", finished_at=utcnow())
+            )
+            db.session.commit()
+            db.session.refresh(execution)
+            return execution
+    db.session.rollback()
+    raise NotRunnable(f"this execution has already finished ({execution.status})")
+
+
+def _by_key(workflow_id: int, key: str) -> Execution | None:
+    return db.session.scalar(
+        sa.select(Execution).where(Execution.workflow_id == workflow_id, Execution.idempotency_key == key)
+    )
