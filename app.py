@@ -15,6 +15,7 @@ from automation.embedded_redis import EmbeddedRedis
 from automation.models import db
 from automation.redis_client import init_redis
 from automation.storage import engine_options, init_storage
+from integrations.registry import load_plugins
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 migrate = Migrate()
@@ -47,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS)
     init_storage(app)
     init_redis(app)
+    load_plugins(app.config["RELAY_PLUGINS"])
 
     from automation.web import register_blueprints  # noqa: PLC0415 - views import models and the app context
 

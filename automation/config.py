@@ -95,6 +95,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RELAY_MAX_BODY_BYTES", "1048576", _positive_int, "largest request body accepted by API and hooks"),
     Setting("RELAY_PAGE_SIZE", "50", _positive_int, "default page size of API lists"),
     Setting("RELAY_MAX_PAGE_SIZE", "200", _positive_int, "largest page size a caller may ask for"),
+    Setting("RELAY_PLUGINS", "", _text, "comma-separated Python modules that register extra connectors"),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
 )
 
@@ -119,6 +120,7 @@ class Settings:
     RELAY_MAX_BODY_BYTES: int
     RELAY_PAGE_SIZE: int
     RELAY_MAX_PAGE_SIZE: int
+    RELAY_PLUGINS: str
     LOG_LEVEL: str
 
     @classmethod

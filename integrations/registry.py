@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from integrations.base import Action, Connector
 
 _connectors: dict[str, Connector] = {}
@@ -28,6 +30,12 @@ def find_action(uses: str) -> tuple[Connector, Action] | None:
     connector = _connectors.get(key)
     action = connector.action(name) if connector else None
     return (connector, action) if connector and action else None
+
+
+def load_plugins(modules: str) -> None:
+    """Import each module named in the comma-separated ``modules``; importing registers its connectors."""
+    for name in filter(None, (m.strip() for m in modules.split(","))):
+        importlib.import_module(name)
 
 
 def _load_builtin() -> None:

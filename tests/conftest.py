@@ -74,6 +74,7 @@ def settings(database_url: str, redis_url: str, queue_name: str, tmp_path: Path)
         "RELAY_LEASE": 3.0,
         "RELAY_QUEUED_GRACE": 1.0,
         "RELAY_REAPER_INTERVAL": 0.5,
+        "RELAY_PLUGINS": "tests.support.connectors",
     }
 
 

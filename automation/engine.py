@@ -1,0 +1,288 @@
+"""Runs one execution: claim it, then run its steps in order from the first unfinished one, committing
+each finished step before the next starts, until it succeeds, fails, or parks (``waiting``).
+
+A crash repeats at most the step in flight. Parking (``core.delay``, a retry's back-off) commits the
+run as ``waiting`` with its wake-up time and asks RQ to wake it, so no worker is held while it waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from automation import dispatch
+from automation.actions import call_action, jsonable, resolve_connection
+from automation.definitions import Definition, DefinitionError, Step, parse
+from automation.durations import DurationError, parse_duration
+from automation.expressions import ExpressionError, Renderer
+from automation.leases import Heartbeat, LeaseLost, claim, fence, interrupt_running_steps
+from automation.models import Execution, ExecutionStatus, StepRun, StepStatus, Workflow, db, utcnow
+from automation.transitions import change_status
+from integrations.base import ConnectorError
+
+log = logging.getLogger(__name__)
+
+# A step whose worker dies this many times is failed rather than tried forever (it may be what kills it).
+MAX_INTERRUPTIONS = 3
+DONE = frozenset({StepStatus.SUCCEEDED.value, StepStatus.SKIPPED.value})
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message, self.retryable, self.retry_after = message, retryable, retry_after
+
+
+@dataclass
+class Park:
+    """The run must wait until ``until`` before the step can go on."""
+
+    until: datetime
+    reason: str
+
+
+def run_execution(execution_id: int) -> str | None:
+    """Entry point of the RQ job. Returns the status the run was left in, or None if it was not ours."""
+    config = current_app.config
+    lease = float(config["RELAY_LEASE"])
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    token = claim(db.session, execution_id, lease, worker)
+    if token is None:
+        return None
+    execution = db.session.get(Execution, execution_id)
+    assert execution is not None
+    runner = Runner(execution, token, lease)
+    with Heartbeat(db.engine, execution_id, token, lease):
+        try:
+            return runner.run()
+        except LeaseLost:
+            log.info("execution %s: lease lost (cancelled or reclaimed); stopping", execution_id)
+            return None
+
+
+class Runner:
+    """One worker's turn at one execution, holding the fencing ``token``."""
+
+    def __init__(self, execution: Execution, token: str, lease: float) -> None:
+        config = current_app.config
+        self.execution = execution
+        self.token = token
+        self.lease = lease
+        self.step_timeout = float(config["RELAY_STEP_TIMEOUT"])
+        self.renderer = Renderer(
+            timeout=float(config["RELAY_EXPRESSION_TIMEOUT"]), max_chars=int(config["RELAY_EXPRESSION_MAX_CHARS"])
+        )
+        self.runs: dict[str, list[StepRun]] = {}
+        for step_run in db.session.scalars(
+            sa.select(StepRun).where(StepRun.execution_id == execution.id, StepRun.parent_step_id.is_(None))
+            .order_by(StepRun.id)
+        ):
+            self.runs.setdefault(step_run.step_id, []).append(step_run)
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def run(self) -> str:
+        if interrupt_running_steps(
+            db.session, self.execution.id, "the worker stopped while this step was running; trying it again"
+        ):
+            self._commit()
+            db.session.expire_all()
+        try:
+            definition = parse(self.execution.version.definition)
+        except DefinitionError as exc:
+            return self._fail(f"the workflow definition is not valid: {exc}", None)
+        context = self._context()
+        for index, step in enumerate(definition.steps):
+            history = self.runs.get(step.id, [])
+            if history and history[-1].status in DONE:
+                context["steps"][step.id] = {"status": history[-1].status, "output": history[-1].output}
+                continue
+            try:
+                outcome = self._run_step(step, history, context)
+            except StepFailed as exc:
+                return self._after_failure(step, exc)
+            if isinstance(outcome, Park):
+                return self._park(outcome)
+            if outcome is None:
+                context["steps"][step.id] = {"status": StepStatus.SKIPPED.value, "output": None}
+                continue
+            context["steps"][step.id] = {"status": StepStatus.SUCCEEDED.value, "output": outcome}
+            if step.uses == "core.filter" and not outcome.get("passed"):
+                self._skip_rest(definition, index, f"skipped: filter '{step.id}' stopped the run")
+                return self._succeed(f"filter '{step.id}' stopped the run")
+        return self._succeed(None)
+
+    def _run_step(
+        self, step: Step, history: list[StepRun], context: dict[str, Any]
+    ) -> dict[str, Any] | Park | None:
+        """Run one attempt of ``step``: its output, a Park, or None when its ``if`` skipped it."""
+        waiting = history[-1] if history and history[-1].status == StepStatus.WAITING.value else None
+        if waiting is not None:
+            return self._finish_wait(waiting)
+        interruptions = sum(1 for r in history if r.status == StepStatus.INTERRUPTED.value)
+        if interruptions >= MAX_INTERRUPTIONS:
+            raise StepFailed(f"the worker stopped {interruptions} times while running this step; giving up")
+        location = f"steps.{step.id}"
+        try:
+            if step.if_ is not None and not self.renderer.condition(step.if_, context, f"{location}.if"):
+                self._record(step, StepStatus.SKIPPED, attempt=len(history) + 1, input=None, output=None)
+                return None
+            if step.uses == "core.filter":
+                inputs = {"condition": self.renderer.condition(
+                    step.with_.get("condition"), context, f"{location}.with.condition")}
+            else:
+                inputs = jsonable(self.renderer.render(dict(step.with_), context, f"{location}.with"))
+            connection_ref = (
+                self.renderer.render(step.connection, context, f"{location}.connection") if step.connection else None
+            )
+        except ExpressionError as exc:
+            self._record(step, StepStatus.FAILED, attempt=len(history) + 1, input=None, error=str(exc),
+                         retryable=False)
+            raise StepFailed(str(exc)) from exc
+        if step.uses == "core.delay":
+            return self._start_wait(step, history, inputs)
+        attempt = self._record(step, StepStatus.RUNNING, attempt=len(history) + 1, input=inputs)
+        try:
+            connection = (
+                resolve_connection(self.execution.workspace_id, connection_ref) if connection_ref else None
+            )
+            timeout = step.timeout.total_seconds() if step.timeout else self.step_timeout
+            output = call_action(step.uses, inputs, connection, timeout)
+        except ConnectorError as exc:
+            self._close(attempt, StepStatus.FAILED, error=exc.message, retryable=exc.retryable)
+            raise StepFailed(exc.message, retryable=exc.retryable, retry_after=exc.retry_after) from exc
+        self._close(attempt, StepStatus.SUCCEEDED, output=output)
+        return output
+
+    # -- core.delay ----------------------------------------------------------------------------------
+
+    def _start_wait(self, step: Step, history: list[StepRun], inputs: dict[str, Any]) -> dict[str, Any] | Park:
+        now = utcnow()
+        try:
+            if "for" in inputs:
+                until = now + parse_duration(inputs["for"])
+            else:
+                until = datetime.fromisoformat(str(inputs["until"]))
+                if until.tzinfo is None:
+                    raise ValueError("the time needs a UTC offset, e.g. 2026-01-31T09:00:00+01:00")
+        except (DurationError, ValueError, KeyError) as exc:
+            self._record(step, StepStatus.FAILED, attempt=len(history) + 1, input=inputs, error=str(exc))
+            raise StepFailed(f"steps.{step.id}.with: {exc}") from exc
+        step_run = self._record(step, StepStatus.WAITING, attempt=len(history) + 1, input=inputs, resume_at=until)
+        if until <= now:
+            return self._finish_wait(step_run)
+        return Park(until, f"waiting in '{step.id}' until {until.isoformat()}")
+
+    def _finish_wait(self, step_run: StepRun) -> dict[str, Any] | Park:
+        assert step_run.resume_at is not None
+        if step_run.resume_at > utcnow():
+            return Park(step_run.resume_at, f"waiting in '{step_run.step_id}' until {step_run.resume_at.isoformat()}")
+        output = {"waited_until": step_run.resume_at.isoformat()}
+        self._close(step_run, StepStatus.SUCCEEDED, output=output)
+        return output
+
+    # -- bookkeeping ---------------------------------------------------------------------------------
+
+    def _context(self) -> dict[str, Any]:
+        execution = self.execution
+        workflow = db.session.get(Workflow, execution.workflow_id)
+        return {
+            "params": dict(execution.version.params or {}),
+            "trigger": dict(execution.trigger or {}),
+            "steps": {},
+            "execution": {
+                "id": execution.id,
+                "started_at": execution.started_at,
+                "correlation_id": execution.correlation_id,
+                "trigger_kind": execution.trigger_kind,
+            },
+            "workflow": {"id": execution.workflow_id, "name": workflow.name if workflow else ""},
+            "now": utcnow(),
+        }
+
+    def _record(self, step: Step, status: StepStatus, *, attempt: int, input: Any, output: Any = None,
+                error: str | None = None, retryable: bool | None = None,
+                resume_at: datetime | None = None) -> StepRun:
+        finished = status not in (StepStatus.RUNNING, StepStatus.WAITING)
+        now = utcnow()
+        step_run = StepRun(
+            workspace_id=self.execution.workspace_id, execution_id=self.execution.id, step_id=step.id,
+            action=step.uses, status=status.value, attempt=attempt, round=self.execution.round, input=input,
+            output=output, error=error, retryable=retryable, started_at=now,
+            finished_at=now if finished else None, resume_at=resume_at,
+        )
+        db.session.add(step_run)
+        self._commit()
+        self.runs.setdefault(step.id, []).append(step_run)
+        return step_run
+
+    def _close(self, step_run: StepRun, status: StepStatus, *, output: Any = None, error: str | None = None,
+               retryable: bool | None = None) -> None:
+        step_run.status = status.value
+        step_run.output = output
+        step_run.error = error
+        step_run.retryable = retryable
+        step_run.finished_at = utcnow()
+        self._commit()
+
+    def _commit(self) -> None:
+        fence(db.session, self.execution.id, self.token, self.lease)
+        db.session.commit()
+
+    def _skip_rest(self, definition: Definition, index: int, reason: str) -> None:
+        for later in definition.steps[index + 1:]:
+            if not self.runs.get(later.id) or self.runs[later.id][-1].status not in DONE:
+                db.session.add(StepRun(
+                    workspace_id=self.execution.workspace_id, execution_id=self.execution.id, step_id=later.id,
+                    action=later.uses, status=StepStatus.SKIPPED.value, attempt=1, round=self.execution.round,
+                    error=None, output={"reason": reason}, finished_at=utcnow(),
+                ))
+        self._commit()
+
+    # -- endings -------------------------------------------------------------------------------------
+
+    def _after_failure(self, step: Step, exc: StepFailed) -> str:
+        failed = sum(
+            1 for r in self.runs.get(step.id, [])
+            if r.round == self.execution.round and r.status == StepStatus.FAILED.value
+        )
+        if exc.retryable and failed < step.retry.attempts:
+            delay = step.retry.delay(failed)
+            if exc.retry_after is not None:
+                delay = max(delay, timedelta(seconds=exc.retry_after))
+            return self._park(Park(utcnow() + delay, f"retrying '{step.id}' (attempt {failed + 1} of "
+                                                     f"{step.retry.attempts}) after: {exc.message}"))
+        return self._fail(exc.message, step.id)
+
+    def _park(self, park: Park) -> str:
+        self._transition(ExecutionStatus.WAITING, park.reason, wake_at=park.until, run_token=None,
+                         lease_expires_at=None)
+        dispatch.enqueue_at(self.execution.id, park.until)
+        return ExecutionStatus.WAITING.value
+
+    def _succeed(self, reason: str | None) -> str:
+        self._transition(ExecutionStatus.SUCCEEDED, reason, finished_at=utcnow(), run_token=None,
+                         lease_expires_at=None)
+        return ExecutionStatus.SUCCEEDED.value
+
+    def _fail(self, error: str, step_id: str | None) -> str:
+        self._transition(ExecutionStatus.FAILED, error, error=error, error_step=step_id, finished_at=utcnow(),
+                         run_token=None, lease_expires_at=None)
+        log.info("execution %s failed at %s: %s", self.execution.id, step_id, error)
+        return ExecutionStatus.FAILED.value
+
+    def _transition(self, new: ExecutionStatus, reason: str | None, **values: Any) -> None:
+        if not change_status(
+            db.session, self.execution, ExecutionStatus.RUNNING, new, reason=reason,
+            conditions=(Execution.run_token == self.token,), **values,
+        ):
+            db.session.rollback()
+            raise LeaseLost(f"execution {self.execution.id} is no longer held by this worker")
+        db.session.commit()

@@ -1,0 +1,47 @@
+"""The ``relay worker`` process: an RQ worker (with RQ's scheduler, for delayed wake-ups and back-offs)
+on the app's queue, and the job function it runs — one job per execution slice, not per step."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from flask import Flask
+from rq import Worker
+
+from automation import dispatch
+from automation.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+_app: Flask | None = None
+
+
+def run_worker(app: Flask, *, burst: bool = False) -> bool:
+    """Work the queue until stopped (or, with ``burst``, until it is empty). Returns whether jobs ran.
+
+    The default forking ``Worker`` is deliberate: each job runs in a fresh work horse, so a step that
+    leaks or crashes cannot take the worker down, and RQ's job timeout can kill a hung job outright.
+    """
+    global _app
+    _app = app
+    with app.app_context():
+        queue = dispatch.queue()
+        worker = Worker(
+            [queue], connection=get_redis(app), name=f"relay-{socket.gethostname()}-{os.getpid()}"
+        )
+        return worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+
+
+def run_execution_job(execution_id: int) -> str | None:
+    """What RQ calls: run the execution inside an app context (the worker's app, preloaded before fork)."""
+    from automation.engine import run_execution  # noqa: PLC0415 - the engine imports the whole app
+
+    app = _app
+    if app is None:
+        from app import create_app  # noqa: PLC0415 - only when RQ runs this outside `relay worker`
+
+        app = create_app()
+    with app.app_context():
+        return run_execution(execution_id)
