@@ -126,9 +126,13 @@ class RelayProcess:
         )
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: the worker and any work horse it forked."""
+        """SIGKILL the process and everything it forked (RQ's work horse leaves the process group)."""
         if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
+            for pid in [*_descendants(self.popen.pid), self.popen.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.popen.wait(timeout=10)
 
     def stop(self, timeout: float = 10) -> None:
@@ -137,11 +141,28 @@ class RelayProcess:
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        self.kill()
         self._log_file.close()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 @pytest.fixture

@@ -1,0 +1,161 @@
+"""The ``relay`` command: up, worker, scheduler, db, users, tokens.
+
+Every command builds the app through ``create_app`` (settings from the environment); a bad setting
+prints one line naming the variable and exits 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from flask import Flask
+
+from automation.config import ConfigError
+
+
+def _app() -> Flask:
+    from app import create_app  # noqa: PLC0415 - keeps `relay --help` free of app start-up
+
+    return create_app()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"relay: {message}", err=True)
+    sys.exit(code)
+
+
+def with_app(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Build the app and run the command inside its context."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app = _app()
+        with app.app_context():
+            return command(app, *args, **kwargs)
+
+    return wrapper
+
+
+@click.group()
+def cli() -> None:
+    """Relay: workflow automation. Run `relay up` to start everything locally."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address the web server listens on")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def up(host: str, port: int) -> None:
+    """Start web, worker and scheduler together (SQLite and an embedded Redis unless configured)."""
+    from automation.supervisor import run_all  # noqa: PLC0415
+
+    sys.exit(run_all(host, port))
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="stop when the queue is empty")
+def worker(burst: bool) -> None:
+    """Run an RQ worker that executes workflow runs."""
+    from automation.worker import run_worker  # noqa: PLC0415
+
+    run_worker(_app(), burst=burst)
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run the scheduler: fires schedules and puts stranded runs back on the queue."""
+    from automation.scheduler import run_scheduler  # noqa: PLC0415
+
+    run_scheduler(_app())
+
+
+@cli.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command()
+@with_app
+def upgrade(app: Flask) -> None:
+    """Bring the database schema up to date."""
+    from flask_migrate import upgrade as alembic_upgrade  # noqa: PLC0415
+
+    from app import MIGRATIONS  # noqa: PLC0415
+
+    alembic_upgrade(directory=MIGRATIONS)
+    click.echo("database schema is up to date")
+
+
+@db.command()
+@with_app
+def current(app: Flask) -> None:
+    """Show the schema revision the database is at."""
+    from flask_migrate import current as alembic_current  # noqa: PLC0415
+
+    from app import MIGRATIONS  # noqa: PLC0415
+
+    alembic_current(directory=MIGRATIONS)
+
+
+@cli.group()
+def users() -> None:
+    """People who sign in to Relay."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", default="owner", show_default=True,
+              type=click.Choice(["owner", "editor", "viewer", "approver"]))
+@click.option("--password", help="prompted for (hidden) when omitted")
+@click.option("--name", default="", help="display name")
+@click.option("--workspace", default=None, help="workspace name (default: the first workspace)")
+@with_app
+def create_user(app: Flask, email: str, role: str, password: str | None, name: str, workspace: str | None) -> None:
+    """Create a user with a role in a workspace."""
+    from automation.accounts import AccountError  # noqa: PLC0415
+    from automation.accounts import create_user as create  # noqa: PLC0415
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create(email, password, role, name=name, workspace=workspace)
+    except AccountError as exc:
+        _fail(str(exc))
+    click.echo(f"created {user.email} ({role})")
+
+
+@cli.group()
+def tokens() -> None:
+    """API tokens for /api/v1."""
+
+
+@tokens.command("create")
+@click.argument("email")
+@click.option("--workspace", default=None, help="workspace name (default: the first workspace)")
+@click.option("--name", default="", help="what the token is for")
+@click.option("--read-only", is_flag=True, help="the token may only read")
+@with_app
+def create_token(app: Flask, email: str, workspace: str | None, name: str, read_only: bool) -> None:
+    """Print a new bearer token for the user (shown this once only)."""
+    from automation.accounts import AccountError, create_api_token  # noqa: PLC0415
+
+    try:
+        token = create_api_token(email, workspace=workspace, name=name, read_only=read_only)
+    except AccountError as exc:
+        _fail(str(exc))
+    click.echo(token)
+    click.echo("Keep this token: it is not shown again. Use it as 'Authorization: Bearer <token>'.", err=True)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        _fail(str(exc), code=2)
+
+
+if __name__ == "__main__":
+    main()
