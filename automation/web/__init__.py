@@ -1,4 +1,4 @@
-"""Flask blueprints: ops (health), api (REST v1)."""
+"""Flask blueprints: ops (health) and api (REST v1), plus the API's error shape."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
+    from automation.web import api_executions  # noqa: F401, PLC0415 - registers its views on `api`
+    from automation.web.api import api  # noqa: PLC0415
+    from automation.web.errors import register_error_handlers  # noqa: PLC0415
     from automation.web.ops import ops  # noqa: PLC0415
 
     app.register_blueprint(ops)
+    app.register_blueprint(api)
+    register_error_handlers(app)

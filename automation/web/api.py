@@ -1,0 +1,152 @@
+"""REST API v1, workflows: list, create, read, edit, delete, publish, pause, resume, and start a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, g, jsonify, request, url_for
+
+from automation import ingest, workflows
+from automation.definitions import DefinitionError
+from automation.models import Workflow, db
+from automation.scoping import get_or_404, scoped
+from automation.web.auth import require_token
+from automation.web.errors import ApiError
+from automation.web.requests import json_object, page_args
+from automation.web.serializers import execution_summary, workflow_json
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+api.before_request(require_token)
+
+MAX_IDEMPOTENCY_KEY = 255
+WORKFLOW_FIELDS = frozenset({"name", "definition", "params"})
+
+
+def invalid(exc: DefinitionError) -> ApiError:
+    return ApiError(
+        422, "the workflow is not valid: " + "; ".join(str(p) for p in exc.problems[:5]),
+        details=[{"path": p.path, "message": p.message} for p in exc.problems],
+    )
+
+
+def _unknown_fields(body: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", details={"fields": unknown})
+
+
+def _definition(body: dict[str, Any], required: bool) -> Any:
+    if "definition" not in body:
+        if required:
+            raise ApiError(422, "the workflow is not valid: definition: required",
+                           details=[{"path": "definition", "message": "required"}])
+        return None
+    if not isinstance(body["definition"], dict):
+        raise ApiError(400, "'definition' must be a JSON object with 'trigger' and 'steps'")
+    return body["definition"]
+
+
+def _params(body: dict[str, Any]) -> dict[str, Any] | None:
+    if "params" in body and not isinstance(body["params"], dict):
+        raise ApiError(400, "'params' must be a JSON object")
+    return body.get("params")
+
+
+@api.get("/workflows")
+def list_workflows() -> Response:
+    page, per_page = page_args()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(scoped(Workflow).subquery()))
+    rows = db.session.scalars(
+        scoped(Workflow).order_by(Workflow.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return jsonify(items=[workflow_json(w) for w in rows], page=page, per_page=per_page, total=total,
+                   next=page + 1 if page * per_page < (total or 0) else None)
+
+
+@api.post("/workflows")
+def create_workflow() -> tuple[Response, int]:
+    body = json_object()
+    _unknown_fields(body, WORKFLOW_FIELDS)
+    try:
+        workflow = workflows.create_workflow(
+            g.identity.workspace_id, body.get("name"), _definition(body, required=True),
+            params=_params(body), author_id=g.identity.user_id,
+        )
+    except DefinitionError as exc:
+        raise invalid(exc) from None
+    return jsonify(workflow_json(workflow)), 201
+
+
+@api.get("/workflows/<workflow_id>")
+def get_workflow(workflow_id: str) -> Response:
+    return jsonify(workflow_json(get_or_404(Workflow, workflow_id, "workflow")))
+
+
+@api.patch("/workflows/<workflow_id>")
+def edit_workflow(workflow_id: str) -> Response:
+    workflow = get_or_404(Workflow, workflow_id, "workflow")
+    body = json_object()
+    _unknown_fields(body, WORKFLOW_FIELDS)
+    try:
+        workflows.update_workflow(workflow, name=body.get("name"), definition=_definition(body, required=False),
+                                  params=_params(body), author_id=g.identity.user_id)
+    except DefinitionError as exc:
+        raise invalid(exc) from None
+    return jsonify(workflow_json(workflow))
+
+
+@api.delete("/workflows/<workflow_id>")
+def delete_workflow(workflow_id: str) -> tuple[str, int]:
+    workflows.delete_workflow(get_or_404(Workflow, workflow_id, "workflow"))
+    return "", 204
+
+
+@api.post("/workflows/<workflow_id>/publish")
+def publish_workflow(workflow_id: str) -> Response:
+    workflow = get_or_404(Workflow, workflow_id, "workflow")
+    try:
+        workflows.publish(workflow)
+    except DefinitionError as exc:
+        raise invalid(exc) from None
+    return jsonify(workflow_json(workflow))
+
+
+@api.post("/workflows/<workflow_id>/pause")
+def pause_workflow(workflow_id: str) -> Response:
+    workflow = get_or_404(Workflow, workflow_id, "workflow")
+    try:
+        workflows.pause(workflow)
+    except workflows.LifecycleError as exc:
+        raise ApiError(409, str(exc)) from None
+    return jsonify(workflow_json(workflow))
+
+
+@api.post("/workflows/<workflow_id>/resume")
+def resume_workflow(workflow_id: str) -> Response:
+    workflow = get_or_404(Workflow, workflow_id, "workflow")
+    try:
+        workflows.resume(workflow)
+    except workflows.LifecycleError as exc:
+        raise ApiError(409, str(exc)) from None
+    return jsonify(workflow_json(workflow))
+
+
+@api.post("/workflows/<workflow_id>/executions")
+def start_execution(workflow_id: str) -> tuple[Response, int]:
+    """Start a run with the body as ``trigger.body``; an ``Idempotency-Key`` makes retries safe."""
+    workflow = get_or_404(Workflow, workflow_id, "workflow")
+    body = json_object(allow_empty=True)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ApiError(400, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    correlation_id = (request.headers.get("X-Request-ID") or "")[:64] or None
+    try:
+        execution, created = ingest.start_execution(
+            workflow, trigger_kind="manual", payload={"body": body}, idempotency_key=key,
+            correlation_id=correlation_id,
+        )
+    except ingest.NotRunnable as exc:
+        raise ApiError(409, str(exc)) from None
+    data = {**execution_summary(execution), "url": url_for("api.get_execution", execution_id=execution.id)}
+    return jsonify(data), 202 if created else 200

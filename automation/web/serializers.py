@@ -1,0 +1,83 @@
+"""JSON shapes of workflows and executions, shared by the API views (and later the pages)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, request
+
+from automation.models import Execution, ExecutionEvent, StepRun, Workflow, WorkflowVersion, db
+from automation.workflows import latest_version
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def webhook_url(workflow: Workflow) -> str:
+    base = current_app.config.get("RELAY_BASE_URL") or request.host_url
+    return f"{base.rstrip('/')}/hooks/{workflow.hook_token}"
+
+
+def workflow_json(workflow: Workflow) -> dict[str, Any]:
+    latest = latest_version(workflow)
+    published = db.session.get(WorkflowVersion, workflow.current_version_id) if workflow.current_version_id else None
+    data: dict[str, Any] = {
+        "id": workflow.id,
+        "name": workflow.name,
+        "status": workflow.status,
+        "version": latest.number,
+        "published_version": published.number if published else None,
+        "definition": latest.definition,
+        "params": latest.params,
+        "template": workflow.template_key,
+        "created_at": iso(workflow.created_at),
+        "updated_at": iso(workflow.updated_at),
+    }
+    if (latest.definition.get("trigger") or {}).get("type") == "webhook":
+        data["webhook_url"] = webhook_url(workflow)
+    return data
+
+
+def execution_summary(execution: Execution, version_number: int | None = None) -> dict[str, Any]:
+    if version_number is None:
+        version_number = db.session.scalar(
+            sa.select(WorkflowVersion.number).where(WorkflowVersion.id == execution.version_id)
+        )
+    return {
+        "id": execution.id,
+        "workflow_id": execution.workflow_id,
+        "version": version_number,
+        "status": execution.status,
+        "trigger_kind": execution.trigger_kind,
+        "error": execution.error,
+        "error_step": execution.error_step,
+        "correlation_id": execution.correlation_id,
+        "created_at": iso(execution.created_at),
+        "started_at": iso(execution.started_at),
+        "finished_at": iso(execution.finished_at),
+    }
+
+
+def execution_json(execution: Execution) -> dict[str, Any]:
+    steps = db.session.scalars(
+        sa.select(StepRun).where(StepRun.execution_id == execution.id).order_by(StepRun.id)
+    )
+    events = db.session.scalars(
+        sa.select(ExecutionEvent).where(ExecutionEvent.execution_id == execution.id).order_by(ExecutionEvent.id)
+    )
+    return {
+        **execution_summary(execution),
+        "trigger": execution.trigger,
+        "steps": [
+            {
+                "step_id": s.step_id, "action": s.action, "status": s.status, "attempt": s.attempt,
+                "item_index": s.item_index, "input": s.input, "output": s.output, "error": s.error,
+                "started_at": iso(s.started_at), "finished_at": iso(s.finished_at),
+            }
+            for s in steps
+        ],
+        "events": [{"from": e.from_status, "to": e.to_status, "at": iso(e.at), "reason": e.reason} for e in events],
+    }

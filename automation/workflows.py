@@ -1,0 +1,152 @@
+"""Workflow lifecycle: create, edit (every definition or params change is a new immutable version),
+publish a version (validate, make it current), pause, resume, delete. No request handling here."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+
+from automation.definitions import DefinitionError, Problem, parse
+from automation.models import Workflow, WorkflowStatus, WorkflowVersion, db, utcnow
+
+MAX_NAME = 200
+
+
+class LifecycleError(Exception):
+    """A lifecycle change that the workflow's state does not allow (an HTTP 409)."""
+
+
+def check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise DefinitionError([Problem("name", "required: a non-empty name")])
+    if len(name.strip()) > MAX_NAME:
+        raise DefinitionError([Problem("name", f"at most {MAX_NAME} characters")])
+    return name.strip()
+
+
+def create_workflow(
+    workspace_id: int, name: Any, definition: Any, *, params: dict[str, Any] | None = None,
+    author_id: int | None = None, template_key: str | None = None,
+) -> Workflow:
+    """Create a draft workflow with version 1. Commits.
+
+    Raises:
+        DefinitionError: the name or the definition has problems (all of them are listed).
+    """
+    problems: list[Problem] = []
+    try:
+        name = check_name(name)
+    except DefinitionError as exc:
+        problems += exc.problems
+    try:
+        parse(definition)
+    except DefinitionError as exc:
+        problems += [Problem(f"definition.{p.path}" if p.path else "definition", p.message) for p in exc.problems]
+    if problems:
+        raise DefinitionError(problems)
+    workflow = Workflow(
+        workspace_id=workspace_id, name=name, status=WorkflowStatus.DRAFT.value, params=params or {},
+        hook_token=secrets.token_urlsafe(24), latest_version_number=0, created_by_id=author_id,
+        template_key=template_key,
+    )
+    db.session.add(workflow)
+    db.session.flush()
+    _add_version(workflow, definition, params or {}, author_id)
+    db.session.commit()
+    return workflow
+
+
+def update_workflow(
+    workflow: Workflow, *, name: Any = None, definition: Any = None, params: dict[str, Any] | None = None,
+    author_id: int | None = None,
+) -> Workflow:
+    """Rename and/or save a new version. Publishing it is a separate step. Commits.
+
+    Raises:
+        DefinitionError: the new name or definition has problems.
+    """
+    if name is not None:
+        workflow.name = check_name(name)
+    if definition is not None or params is not None:
+        latest = latest_version(workflow)
+        new_definition = definition if definition is not None else latest.definition
+        try:
+            parse(new_definition)
+        except DefinitionError as exc:
+            db.session.rollback()
+            raise DefinitionError(
+                [Problem(f"definition.{p.path}" if p.path else "definition", p.message) for p in exc.problems]
+            ) from None
+        new_params = params if params is not None else latest.params
+        if new_definition != latest.definition or new_params != latest.params:
+            workflow.params = new_params
+            _add_version(workflow, new_definition, new_params, author_id)
+    workflow.updated_at = utcnow()
+    db.session.commit()
+    return workflow
+
+
+def publish(workflow: Workflow, version_number: int | None = None) -> Workflow:
+    """Make a version (default: the latest) the one new runs use, and activate the workflow. Commits.
+
+    Raises:
+        LookupError: no such version.
+        DefinitionError: the version no longer validates (an action or connection went away).
+    """
+    version = version_by_number(workflow, version_number) if version_number else latest_version(workflow)
+    if version is None:
+        raise LookupError(f"workflow {workflow.id} has no version {version_number}")
+    parse(version.definition)
+    version.published_at = version.published_at or utcnow()
+    workflow.current_version_id = version.id
+    workflow.status = WorkflowStatus.ACTIVE.value
+    workflow.updated_at = utcnow()
+    db.session.commit()
+    return workflow
+
+
+def pause(workflow: Workflow) -> Workflow:
+    if workflow.status != WorkflowStatus.ACTIVE:
+        raise LifecycleError(f"only an active workflow can be paused; this one is {workflow.status}")
+    workflow.status = WorkflowStatus.PAUSED.value
+    db.session.commit()
+    return workflow
+
+
+def resume(workflow: Workflow) -> Workflow:
+    if workflow.status != WorkflowStatus.PAUSED:
+        raise LifecycleError(f"only a paused workflow can be resumed; this one is {workflow.status}")
+    workflow.status = WorkflowStatus.ACTIVE.value
+    db.session.commit()
+    return workflow
+
+
+def delete_workflow(workflow: Workflow) -> None:
+    """Delete the workflow with its versions and executions."""
+    workflow.current_version_id = None
+    db.session.flush()
+    db.session.delete(workflow)
+    db.session.commit()
+
+
+def latest_version(workflow: Workflow) -> WorkflowVersion:
+    version = version_by_number(workflow, workflow.latest_version_number)
+    assert version is not None, "a workflow always has at least one version"
+    return version
+
+
+def version_by_number(workflow: Workflow, number: int | None) -> WorkflowVersion | None:
+    return db.session.scalar(
+        sa.select(WorkflowVersion).where(WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.number == number)
+    )
+
+
+def _add_version(workflow: Workflow, definition: Any, params: dict[str, Any], author_id: int | None) -> None:
+    workflow.latest_version_number += 1
+    db.session.add(WorkflowVersion(
+        workspace_id=workflow.workspace_id, workflow_id=workflow.id, number=workflow.latest_version_number,
+        definition=definition, params=params, author_id=author_id,
+    ))
+    db.session.flush()
