@@ -1,0 +1,156 @@
+"""The workflow and execution endpoints of /api/v1 do what their contract says, and store what they say."""
+
+from __future__ import annotations
+
+import pytest
+
+from automation.models import Execution, WorkflowVersion, db
+from tests.api.conftest import MANUAL, WEBHOOK
+
+pytestmark = pytest.mark.storage
+
+
+def test_created_workflow_is_a_draft_at_version_one(client, owner):
+    response = client.post("/api/v1/workflows", json={"name": "Leads", "definition": MANUAL}, headers=owner)
+
+    assert response.status_code == 201
+    body = response.get_json()
+    assert (body["name"], body["status"], body["version"], body["published_version"]) == ("Leads", "draft", 1, None)
+    assert body["definition"] == MANUAL
+    assert "webhook_url" not in body
+
+
+def test_webhook_workflow_has_a_webhook_url(make_workflow):
+    workflow = make_workflow(WEBHOOK, publish=False)
+    assert workflow["webhook_url"].startswith("http://localhost/hooks/")
+    assert len(workflow["webhook_url"].rsplit("/", 1)[1]) >= 24
+
+
+def test_publish_makes_the_latest_version_current_and_active(make_workflow):
+    workflow = make_workflow()
+    assert (workflow["status"], workflow["published_version"]) == ("active", 1)
+
+
+def test_editing_the_definition_creates_a_new_version_and_keeps_the_published_one(client, owner, make_workflow):
+    workflow = make_workflow()
+    edited = {**MANUAL, "steps": [{"id": "b", "uses": "core.set", "with": {"z": 3}}]}
+
+    response = client.patch(f"/api/v1/workflows/{workflow['id']}", json={"definition": edited}, headers=owner)
+
+    body = response.get_json()
+    assert response.status_code == 200
+    assert (body["version"], body["published_version"], body["definition"]) == (2, 1, edited)
+    assert db.session.query(WorkflowVersion).filter_by(workflow_id=workflow["id"]).count() == 2
+
+
+def test_renaming_creates_no_version(client, owner, make_workflow):
+    workflow = make_workflow()
+    response = client.patch(f"/api/v1/workflows/{workflow['id']}", json={"name": "Hot leads"}, headers=owner)
+    assert (response.get_json()["name"], response.get_json()["version"]) == ("Hot leads", 1)
+
+
+def test_pause_and_resume_change_the_status(client, owner, make_workflow):
+    workflow = make_workflow()
+    paused = client.post(f"/api/v1/workflows/{workflow['id']}/pause", headers=owner)
+    resumed = client.post(f"/api/v1/workflows/{workflow['id']}/resume", headers=owner)
+    assert (paused.get_json()["status"], resumed.get_json()["status"]) == ("paused", "active")
+
+
+def test_delete_removes_the_workflow_and_its_executions(client, owner, make_workflow):
+    workflow = make_workflow()
+    client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={}, headers=owner)
+
+    assert client.delete(f"/api/v1/workflows/{workflow['id']}", headers=owner).status_code == 204
+    assert client.get(f"/api/v1/workflows/{workflow['id']}", headers=owner).status_code == 404
+    assert db.session.query(Execution).count() == 0
+
+
+def test_list_shows_only_this_workspaces_workflows(client, owner, other_workspace, make_workflow):
+    make_workflow(name="Mine")
+    make_workflow(name="Theirs", headers=other_workspace)
+
+    names = [w["name"] for w in client.get("/api/v1/workflows", headers=owner).get_json()["items"]]
+    assert names == ["Mine"]
+
+
+def test_starting_an_execution_answers_202_with_its_id(client, owner, make_workflow):
+    workflow = make_workflow()
+    response = client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={"x": 5}, headers=owner)
+
+    assert response.status_code == 202
+    body = response.get_json()
+    execution = db.session.get(Execution, body["id"])
+    assert (execution.status, execution.trigger, execution.trigger_kind) == ("queued", {"body": {"x": 5}}, "manual")
+    assert (body["status"], body["workflow_id"], body["version"]) == ("queued", workflow["id"], 1)
+
+
+def test_repeated_idempotency_key_returns_the_first_execution(client, owner, make_workflow):
+    workflow = make_workflow()
+    url = f"/api/v1/workflows/{workflow['id']}/executions"
+    first = client.post(url, json={"x": 1}, headers={**owner, "Idempotency-Key": "order-42"})
+    second = client.post(url, json={"x": 1}, headers={**owner, "Idempotency-Key": "order-42"})
+
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert db.session.query(Execution).count() == 1
+
+
+def test_request_id_becomes_the_correlation_id(client, owner, make_workflow):
+    workflow = make_workflow()
+    response = client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={},
+                           headers={**owner, "X-Request-ID": "req-abc"})
+    assert db.session.get(Execution, response.get_json()["id"]).correlation_id == "req-abc"
+
+
+def test_execution_detail_has_steps_and_events(client, owner, make_workflow):
+    from automation.engine import run_execution
+
+    workflow = make_workflow()
+    execution_id = client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={"x": 7},
+                               headers=owner).get_json()["id"]
+    run_execution(execution_id)
+
+    body = client.get(f"/api/v1/executions/{execution_id}", headers=owner).get_json()
+    assert body["status"] == "succeeded"
+    assert [(s["step_id"], s["status"], s["attempt"], s["output"]) for s in body["steps"]] == [
+        ("a", "succeeded", 1, {"x": 7})
+    ]
+    assert [(e["from"], e["to"]) for e in body["events"]] == [(None, "queued"), ("queued", "running"),
+                                                             ("running", "succeeded")]
+
+
+def test_executions_filter_by_workflow_and_status(client, owner, make_workflow):
+    first, second = make_workflow(name="One"), make_workflow(name="Two")
+    for workflow in (first, second, second):
+        client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={}, headers=owner)
+
+    by_workflow = client.get(f"/api/v1/executions?workflow_id={second['id']}", headers=owner).get_json()
+    by_status = client.get("/api/v1/executions?status=succeeded", headers=owner).get_json()
+
+    assert (by_workflow["total"], len(by_workflow["items"])) == (2, 2)
+    assert by_status["total"] == 0
+
+
+def test_executions_are_paginated_newest_first(client, owner, make_workflow):
+    workflow = make_workflow()
+    ids = [client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={}, headers=owner).get_json()["id"]
+           for _ in range(3)]
+
+    page1 = client.get("/api/v1/executions?per_page=2", headers=owner).get_json()
+    page2 = client.get("/api/v1/executions?per_page=2&page=2", headers=owner).get_json()
+
+    assert [e["id"] for e in page1["items"]] == [ids[2], ids[1]]
+    assert [e["id"] for e in page2["items"]] == [ids[0]]
+    assert (page1["next"], page2["next"], page1["total"]) == (2, None, 3)
+
+
+def test_cancel_then_retry_requeues_the_execution(client, owner, make_workflow):
+    workflow = make_workflow()
+    execution_id = client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={},
+                               headers=owner).get_json()["id"]
+
+    cancelled = client.post(f"/api/v1/executions/{execution_id}/cancel", headers=owner)
+    retried = client.post(f"/api/v1/executions/{execution_id}/retry", headers=owner)
+
+    assert (cancelled.status_code, cancelled.get_json()["status"]) == (200, "cancelled")
+    assert (retried.status_code, retried.get_json()["status"]) == (202, "queued")
