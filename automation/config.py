@@ -64,6 +64,13 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _worker_class(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("fork", "simple"):
+        raise ValueError(f"expected fork or simple, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its name, default (as the environment would spell it) and parser."""
@@ -95,6 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RELAY_MAX_BODY_BYTES", "1048576", _positive_int, "largest request body accepted by API and hooks"),
     Setting("RELAY_PAGE_SIZE", "50", _positive_int, "default page size of API lists"),
     Setting("RELAY_MAX_PAGE_SIZE", "200", _positive_int, "largest page size a caller may ask for"),
+    Setting("RELAY_WORKER_CLASS", "fork", _worker_class,
+            "fork: a fresh process per run (isolation; default) or simple: runs in the worker process (faster)"),
     Setting("RELAY_PLUGINS", "", _text, "comma-separated Python modules that register extra connectors"),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
 )
@@ -120,6 +129,7 @@ class Settings:
     RELAY_MAX_BODY_BYTES: int
     RELAY_PAGE_SIZE: int
     RELAY_MAX_PAGE_SIZE: int
+    RELAY_WORKER_CLASS: str
     RELAY_PLUGINS: str
     LOG_LEVEL: str
 

@@ -12,6 +12,7 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +49,12 @@ class Park:
     reason: str
 
 
+@lru_cache(maxsize=4)
+def renderer(timeout: float, max_chars: int) -> Renderer:
+    """One renderer per process and settings, so compiled expressions are reused across runs."""
+    return Renderer(timeout=timeout, max_chars=max_chars)
+
+
 def run_execution(execution_id: int) -> str | None:
     """Entry point of the RQ job. Returns the status the run was left in, or None if it was not ours."""
     config = current_app.config
@@ -76,9 +83,7 @@ class Runner:
         self.token = token
         self.lease = lease
         self.step_timeout = float(config["RELAY_STEP_TIMEOUT"])
-        self.renderer = Renderer(
-            timeout=float(config["RELAY_EXPRESSION_TIMEOUT"]), max_chars=int(config["RELAY_EXPRESSION_MAX_CHARS"])
-        )
+        self.renderer = renderer(float(config["RELAY_EXPRESSION_TIMEOUT"]), int(config["RELAY_EXPRESSION_MAX_CHARS"]))
         self.runs: dict[str, list[StepRun]] = {}
         for step_run in db.session.scalars(
             sa.select(StepRun).where(StepRun.execution_id == execution.id, StepRun.parent_step_id.is_(None))

@@ -23,13 +23,14 @@ def status_of(execution_id: int) -> str:
     return execution.status
 
 
-def test_worker_process_runs_a_queued_execution_to_success(publish, start, start_process, ledger):
+@pytest.mark.parametrize("worker_class", ["fork", "simple"])
+def test_worker_process_runs_a_queued_execution_to_success(publish, start, start_process, ledger, worker_class):
     workflow = publish({"trigger": {"type": "manual"}, "steps": [
         {"id": "a", "uses": "test.record", "with": {"ledger": str(ledger), "mark": "a"}},
         {"id": "b", "uses": "core.set", "with": {"echo": "{{ steps.a.output.mark }}"}},
     ]})
     execution_id = start(workflow)
-    worker = start_process("worker")
+    worker = start_process("worker", env={"RELAY_WORKER_CLASS": worker_class})
 
     wait_for(lambda: status_of(execution_id) == "succeeded", timeout=30,
              message=f"execution not finished; worker log:\n{worker.output()}")
