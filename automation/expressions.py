@@ -95,6 +95,9 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         self.tick()
+        # Payload keys win over dict methods: `trigger.body.items` is the field, not dict.items.
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
