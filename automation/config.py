@@ -102,6 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RELAY_MAX_BODY_BYTES", "1048576", _positive_int, "largest request body accepted by API and hooks"),
     Setting("RELAY_PAGE_SIZE", "50", _positive_int, "default page size of API lists"),
     Setting("RELAY_MAX_PAGE_SIZE", "200", _positive_int, "largest page size a caller may ask for"),
+    Setting("RELAY_WORKERS", "1", _positive_int, "how many worker processes `relay up` starts"),
+    Setting("WEB_CONCURRENCY", "2", _positive_int, "gunicorn worker processes `relay up` starts"),
     Setting("RELAY_WORKER_CLASS", "fork", _worker_class,
             "fork: a fresh process per run (isolation; default) or simple: runs in the worker process (faster)"),
     Setting("RELAY_PLUGINS", "", _text, "comma-separated Python modules that register extra connectors"),
@@ -129,6 +131,8 @@ class Settings:
     RELAY_MAX_BODY_BYTES: int
     RELAY_PAGE_SIZE: int
     RELAY_MAX_PAGE_SIZE: int
+    RELAY_WORKERS: int
+    WEB_CONCURRENCY: int
     RELAY_WORKER_CLASS: str
     RELAY_PLUGINS: str
     LOG_LEVEL: str

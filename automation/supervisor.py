@@ -44,9 +44,9 @@ def run_all(host: str, port: int) -> int:
 
     relay = [sys.executable, "-m", "automation.cli"]
     commands = {
-        "web": [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
-                "--chdir", str(PROJECT_DIR), "app:app"],
-        "worker": [*relay, "worker"],
+        "web": [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
+                str(app.config["WEB_CONCURRENCY"]), "--threads", "4", "--chdir", str(PROJECT_DIR), "app:app"],
+        **{f"worker {n + 1}": [*relay, "worker"] for n in range(app.config["RELAY_WORKERS"])},
         "scheduler": [*relay, "scheduler"],
     }
     children = {name: subprocess.Popen(cmd, env=env, cwd=PROJECT_DIR) for name, cmd in commands.items()}

@@ -221,3 +221,32 @@ def test_same_idempotency_key_gives_one_execution(publish, start):
 
     assert first == second
     assert db.session.query(Execution).count() == 1
+
+
+def test_concurrent_requests_with_one_idempotency_key_create_one_execution(app, publish):
+    import threading
+
+    from automation import ingest
+    from automation.models import Execution, Workflow
+
+    workflow_id = publish(SET_FILTER_SET).id
+    barrier = threading.Barrier(8)
+    ids: list[int] = []
+
+    def post() -> None:
+        with app.app_context():
+            workflow = db.session.get(Workflow, workflow_id)
+            barrier.wait()
+            execution, _ = ingest.start_execution(workflow, trigger_kind="manual", payload={"body": {}},
+                                                  idempotency_key="same")
+            ids.append(execution.id)
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(ids) == 8
+    assert len(set(ids)) == 1
+    assert db.session.query(Execution).count() == 1
