@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
@@ -16,6 +17,7 @@ from werkzeug.security import generate_password_hash
 from automation.models import ApiToken, Membership, Role, User, Workspace, db, utcnow
 
 TOKEN_PREFIX = "rly_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 DEFAULT_WORKSPACE = "Default"
 
 
@@ -116,8 +118,11 @@ def authenticate_token(token: str) -> TokenIdentity | None:
     membership = _membership(row.user_id, row.workspace_id)
     if membership is None:
         return None
-    row.last_used_at = utcnow()
-    db.session.commit()
+    now = utcnow()
+    # One write a minute per token is enough to show "last used" and keeps reads from writing each time.
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        db.session.commit()
     return TokenIdentity(row.id, row.user_id, row.workspace_id, Role(membership.role), row.read_only)
 
 

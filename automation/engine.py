@@ -65,13 +65,21 @@ def run_execution(execution_id: int) -> str | None:
         return None
     execution = db.session.get(Execution, execution_id)
     assert execution is not None
-    runner = Runner(execution, token, lease)
     with Heartbeat(db.engine, execution_id, token, lease):
         try:
-            return runner.run()
+            return Runner(execution, token, lease).run()
         except LeaseLost:
             log.info("execution %s: lease lost (cancelled or reclaimed); stopping", execution_id)
             return None
+        except sa.exc.DBAPIError:
+            # The database went away: leave the run claimed; when the lease lapses the reaper resumes it.
+            db.session.rollback()
+            raise
+        except Exception as exc:
+            # A bug, not the workflow's fault: fail the run with a reference instead of retrying forever.
+            log.exception("execution %s: internal error", execution_id)
+            db.session.rollback()
+            return Runner(execution, token, lease).fail_internal(exc)
 
 
 class Runner:
@@ -276,6 +284,10 @@ class Runner:
         self._transition(ExecutionStatus.SUCCEEDED, reason, finished_at=utcnow(), run_token=None,
                          lease_expires_at=None)
         return ExecutionStatus.SUCCEEDED.value
+
+    def fail_internal(self, exc: Exception) -> str:
+        return self._fail(f"Relay hit an internal error ({type(exc).__name__}); the details are in the worker log",
+                          None)
 
     def _fail(self, error: str, step_id: str | None) -> str:
         self._transition(ExecutionStatus.FAILED, error, error=error, error_step=step_id, finished_at=utcnow(),

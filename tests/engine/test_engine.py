@@ -250,3 +250,17 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_execution(app, 
     assert len(ids) == 8
     assert len(set(ids)) == 1
     assert db.session.query(Execution).count() == 1
+
+
+def test_an_internal_error_fails_the_run_instead_of_retrying_forever(publish, start, monkeypatch):
+    from automation import engine
+
+    def broken_context(self):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(engine.Runner, "_context", broken_context)
+    execution = run(start(publish(SET_FILTER_SET)))
+
+    assert execution.status == ExecutionStatus.FAILED
+    assert "internal error (KeyError)" in execution.error
+    assert execution.run_token is None

@@ -107,3 +107,20 @@ def test_reaper_enqueues_an_execution_whose_job_never_reached_redis(publish, sta
     wait_for(lambda: status_of(execution_id) == ExecutionStatus.SUCCEEDED, timeout=30)
     assert ledger_counts(ledger) == {"a": 1}
 
+
+
+def test_retried_execution_runs_again_on_a_worker_under_the_same_job_id(publish, start, start_process, ledger):
+    from automation import ingest
+
+    workflow = publish({"trigger": {"type": "manual"}, "steps": [
+        {"id": "call", "uses": "test.flaky",
+         "with": {"ledger": str(ledger), "mark": "call", "failures": 1, "retryable": False}},
+    ]})
+    execution_id = start(workflow)
+    worker = start_process("worker")
+    wait_for(lambda: status_of(execution_id) == "failed", timeout=30, message=worker.output())
+
+    ingest.retry_execution(db.session.get(Execution, execution_id))
+
+    wait_for(lambda: status_of(execution_id) == "succeeded", timeout=30, message=worker.output())
+    assert ledger_counts(ledger) == {"call": 2}
