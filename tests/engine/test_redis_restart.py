@@ -55,3 +55,24 @@ def test_runs_survive_a_redis_that_restarts_empty(private_redis, publish, start,
 
     wait_for(all_done, timeout=60, message=f"not recovered; scheduler log:\n{scheduler.output()}")
     assert ledger_counts(ledger) == {"before": 1, "during": 1}
+
+
+def test_a_running_worker_carries_on_after_redis_restarts(private_redis, publish, start, start_process, ledger):
+    workflow = publish({"trigger": {"type": "manual"}, "steps": [
+        {"id": "a", "uses": "test.record", "with": {"ledger": str(ledger), "mark": "after-restart"}},
+    ]})
+    worker = start_process("worker")
+    wait_for(lambda: "Listening on" in worker.output() or "listening" in worker.output().lower(), timeout=30,
+             message=worker.output())
+    crash(private_redis)
+    private_redis.start()
+
+    execution_id = start(workflow)
+
+    def done() -> bool:
+        db.session.expire_all()
+        return db.session.get(Execution, execution_id).status == "succeeded"
+
+    wait_for(done, timeout=60, message=f"worker did not recover:\n{worker.output()}")
+    assert worker.popen.poll() is None
+    assert ledger_counts(ledger) == {"after-restart": 1}
