@@ -108,17 +108,17 @@ def publish(workflow: Workflow, version_number: int | None = None) -> Workflow:
 
 
 def pause(workflow: Workflow) -> Workflow:
-    if workflow.status != WorkflowStatus.ACTIVE:
-        raise LifecycleError(f"only an active workflow can be paused; this one is {workflow.status}")
-    workflow.status = WorkflowStatus.PAUSED.value
-    db.session.commit()
-    return workflow
+    return _move(workflow, WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED, "paused")
 
 
 def resume(workflow: Workflow) -> Workflow:
-    if workflow.status != WorkflowStatus.PAUSED:
-        raise LifecycleError(f"only a paused workflow can be resumed; this one is {workflow.status}")
-    workflow.status = WorkflowStatus.ACTIVE.value
+    return _move(workflow, WorkflowStatus.PAUSED, WorkflowStatus.ACTIVE, "resumed")
+
+
+def _move(workflow: Workflow, expected: WorkflowStatus, new: WorkflowStatus, verb: str) -> Workflow:
+    if workflow.status != expected:
+        raise LifecycleError(f"only a workflow that is {expected.value} can be {verb}; this one is {workflow.status}")
+    workflow.status = new.value
     db.session.commit()
     return workflow
 

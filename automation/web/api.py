@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -114,19 +115,18 @@ def publish_workflow(workflow_id: str) -> Response:
 
 @api.post("/workflows/<workflow_id>/pause")
 def pause_workflow(workflow_id: str) -> Response:
-    workflow = get_or_404(Workflow, workflow_id, "workflow")
-    try:
-        workflows.pause(workflow)
-    except workflows.LifecycleError as exc:
-        raise ApiError(409, str(exc)) from None
-    return jsonify(workflow_json(workflow))
+    return _lifecycle(workflow_id, workflows.pause)
 
 
 @api.post("/workflows/<workflow_id>/resume")
 def resume_workflow(workflow_id: str) -> Response:
+    return _lifecycle(workflow_id, workflows.resume)
+
+
+def _lifecycle(workflow_id: str, change: Callable[[Workflow], Workflow]) -> Response:
     workflow = get_or_404(Workflow, workflow_id, "workflow")
     try:
-        workflows.resume(workflow)
+        change(workflow)
     except workflows.LifecycleError as exc:
         raise ApiError(409, str(exc)) from None
     return jsonify(workflow_json(workflow))

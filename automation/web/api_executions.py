@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from flask import Response, jsonify, request
 
@@ -41,19 +43,18 @@ def get_execution(execution_id: str) -> Response:
 
 @api.post("/executions/<execution_id>/retry")
 def retry_execution(execution_id: str) -> tuple[Response, int]:
-    execution = get_or_404(Execution, execution_id, "execution")
-    try:
-        ingest.retry_execution(execution)
-    except ingest.NotRunnable as exc:
-        raise ApiError(409, str(exc)) from None
-    return jsonify(execution_summary(execution)), 202
+    return _change(execution_id, ingest.retry_execution), 202
 
 
 @api.post("/executions/<execution_id>/cancel")
 def cancel_execution(execution_id: str) -> Response:
+    return _change(execution_id, ingest.cancel_execution)
+
+
+def _change(execution_id: str, change: Callable[[Execution], Execution]) -> Response:
     execution = get_or_404(Execution, execution_id, "execution")
     try:
-        ingest.cancel_execution(execution)
+        change(execution)
     except ingest.NotRunnable as exc:
         raise ApiError(409, str(exc)) from None
     return jsonify(execution_summary(execution))
