@@ -139,7 +139,9 @@ class Runner:
         waiting = history[-1] if history and history[-1].status == StepStatus.WAITING.value else None
         if waiting is not None:
             return self._finish_wait(waiting)
-        interruptions = sum(1 for r in history if r.status == StepStatus.INTERRUPTED.value)
+        interruptions = sum(
+            1 for r in history if r.status == StepStatus.INTERRUPTED.value and r.round == self.execution.round
+        )
         if interruptions >= MAX_INTERRUPTIONS:
             raise StepFailed(f"the worker stopped {interruptions} times while running this step; giving up")
         location = f"steps.{step.id}"

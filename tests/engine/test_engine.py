@@ -264,3 +264,22 @@ def test_an_internal_error_fails_the_run_instead_of_retrying_forever(publish, st
     assert execution.status == ExecutionStatus.FAILED
     assert "internal error (KeyError)" in execution.error
     assert execution.run_token is None
+
+
+def test_a_step_whose_worker_died_three_times_fails_the_run(publish, start, ledger):
+    from automation.models import StepRun
+
+    workflow = publish({"trigger": {"type": "manual"}, "steps": [
+        {"id": "deadly", "uses": "test.record", "with": {"ledger": str(ledger), "mark": "deadly"}},
+    ]})
+    execution_id = start(workflow)
+    for attempt in (1, 2, 3):
+        db.session.add(StepRun(workspace_id=workflow.workspace_id, execution_id=execution_id, step_id="deadly",
+                               action="test.record", status="interrupted", attempt=attempt))
+    db.session.commit()
+
+    execution = run(execution_id)
+
+    assert execution.status == ExecutionStatus.FAILED
+    assert "stopped 3 times" in execution.error
+    assert ledger_counts(ledger) == {}
