@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 
+import redis
 from flask import Flask
 from rq import SimpleWorker, Worker
 
@@ -17,6 +20,8 @@ from automation.redis_client import get_redis
 log = logging.getLogger(__name__)
 
 _app: Flask | None = None
+RESTART_PAUSE = 1.0
+MAX_RESTART_PAUSE = 30.0
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
@@ -29,13 +34,35 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     """
     global _app
     _app = app
-    with app.app_context():
-        queue = dispatch.queue()
-        worker_class = SimpleWorker if app.config["RELAY_WORKER_CLASS"] == "simple" else Worker
-        worker = worker_class(
-            [queue], connection=get_redis(app), name=f"relay-{socket.gethostname()}-{os.getpid()}"
-        )
-        return worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+    worker_class = SimpleWorker if app.config["RELAY_WORKER_CLASS"] == "simple" else Worker
+    pause = RESTART_PAUSE
+    while True:
+        with app.app_context():
+            worker = worker_class(
+                [dispatch.queue()], connection=get_redis(app), name=f"relay-{socket.gethostname()}-{os.getpid()}"
+            )
+            try:
+                worked = worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+                # RQ returns from work() both when asked to stop and when Redis failed under it.
+                if burst or getattr(worker, "_stop_requested", False):
+                    return worked
+                log.warning("worker stopped after a Redis error; starting again in %.0fs", pause)
+            except redis.RedisError as exc:
+                log.warning("cannot reach Redis (%s); trying again in %.0fs", exc, pause)
+        if _sleep_unless_stopped(pause):
+            return False
+        pause = min(pause * 2, MAX_RESTART_PAUSE)
+
+
+def _sleep_unless_stopped(seconds: float) -> bool:
+    """Wait between restarts; True when SIGTERM or SIGINT arrived meanwhile."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return stop.wait(seconds)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_execution_job(execution_id: int) -> str | None:
