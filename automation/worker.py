@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import threading
+from types import FrameType
 
 import redis
 from flask import Flask
@@ -24,6 +25,24 @@ RESTART_PAUSE = 1.0
 MAX_RESTART_PAUSE = 30.0
 
 
+class _RemembersStop:
+    """Records a stop signal, so a return from ``work()`` can be told apart from RQ giving up on Redis."""
+
+    stop_asked = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)  # type: ignore[misc]
+
+
+class RelayWorker(_RemembersStop, Worker):
+    """RQ's forking worker (a work horse per job)."""
+
+
+class RelaySimpleWorker(_RemembersStop, SimpleWorker):
+    """RQ's in-process worker."""
+
+
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
     """Work the queue until stopped (or, with ``burst``, until it is empty). Returns whether jobs ran.
 
@@ -34,7 +53,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     """
     global _app
     _app = app
-    worker_class = SimpleWorker if app.config["RELAY_WORKER_CLASS"] == "simple" else Worker
+    worker_class = RelaySimpleWorker if app.config["RELAY_WORKER_CLASS"] == "simple" else RelayWorker
     pause = RESTART_PAUSE
     while True:
         with app.app_context():
@@ -44,7 +63,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
             try:
                 worked = worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
                 # RQ returns from work() both when asked to stop and when Redis failed under it.
-                if burst or getattr(worker, "_stop_requested", False):
+                if burst or worker.stop_asked:
                     return worked
                 log.warning("worker stopped after a Redis error; starting again in %.0fs", pause)
             except redis.RedisError as exc:

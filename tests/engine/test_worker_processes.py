@@ -124,3 +124,16 @@ def test_retried_execution_runs_again_on_a_worker_under_the_same_job_id(publish,
 
     wait_for(lambda: status_of(execution_id) == "succeeded", timeout=30, message=worker.output())
     assert ledger_counts(ledger) == {"call": 2}
+
+
+def test_sigterm_stops_an_idle_worker_promptly(start_process):
+    import signal
+
+    worker = start_process("worker")
+    wait_for(lambda: "Listening on" in worker.output(), timeout=30, message=worker.output())
+    started = time.monotonic()
+    worker.popen.send_signal(signal.SIGTERM)
+
+    assert worker.popen.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    assert "starting again" not in worker.output()
