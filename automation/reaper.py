@@ -2,8 +2,8 @@
 
 - ``running`` whose lease lapsed (its worker died): back to ``queued``; the step in flight is marked
   interrupted and runs again, finished steps do not.
-- ``queued`` for longer than the grace period with no live RQ job (the enqueue after commit failed,
-  or Redis lost the job): enqueued again.
+- ``queued`` for longer than the grace period whose job is not waiting in the queue (the enqueue after
+  commit failed, Redis lost the job, or the worker died before claiming it): enqueued again.
 - ``waiting`` past its wake-up time by more than the grace period (the RQ scheduler was down): enqueued.
 Duplicates are harmless: the worker claims a row with a compare-and-set.
 """
@@ -69,7 +69,7 @@ def reap() -> ReapReport:
         .limit(BATCH)
     ).all()
     for execution_id in stale:
-        if not dispatch.has_live_job(execution_id) and dispatch.enqueue(execution_id):
+        if not dispatch.is_queued(execution_id) and dispatch.enqueue(execution_id):
             db.session.execute(sa.update(Execution).where(Execution.id == execution_id).values(enqueued_at=now))
             requeued += 1
     db.session.commit()
@@ -81,7 +81,7 @@ def reap() -> ReapReport:
         .limit(BATCH)
     ).all()
     for execution_id in overdue:
-        if not dispatch.has_live_job(execution_id) and dispatch.enqueue(execution_id):
+        if not dispatch.is_queued(execution_id) and dispatch.enqueue(execution_id):
             woken += 1
 
     report = ReapReport(reclaimed, requeued, woken)

@@ -62,3 +62,31 @@ def test_old_worker_cannot_write_after_its_run_was_reclaimed(publish, start):
 
     with pytest.raises(LeaseLost):
         fence(db.session, execution_id, old_token, lease=30)
+
+
+def test_overdue_waiting_run_is_enqueued_even_if_a_dead_workers_job_still_looks_started(publish, start):
+    from rq.job import Job, JobStatus
+
+    from automation import dispatch
+    from automation.redis_client import get_redis
+    from automation.transitions import change_status
+
+    execution_id = start(publish(ONE_STEP))
+    claim(db.session, execution_id, lease=30, worker="killed")
+    change_status(db.session, execution_id, "running", "waiting", run_token=None,
+                  wake_at=utcnow() - timedelta(seconds=5))
+    db.session.commit()
+    zombie = Job.fetch(dispatch.job_id(execution_id), connection=get_redis())
+    zombie.set_status(JobStatus.STARTED)  # its worker was SIGKILLed before RQ could finish the job
+
+    assert reap().woken == 1
+    assert Job.fetch(dispatch.job_id(execution_id), connection=get_redis()).get_status() == JobStatus.QUEUED
+
+
+def test_queued_run_whose_job_is_still_in_the_queue_is_not_enqueued_twice(publish, start):
+    execution_id = start(publish(ONE_STEP))
+    db.session.execute(sa.update(Execution).where(Execution.id == execution_id)
+                       .values(enqueued_at=utcnow() - timedelta(minutes=5)))
+    db.session.commit()
+
+    assert reap().requeued == 0
