@@ -14,7 +14,7 @@ from automation.models import Workflow, db
 from automation.scoping import get_or_404, scoped
 from automation.web.auth import require_token
 from automation.web.errors import ApiError
-from automation.web.requests import json_object, page_args
+from automation.web.request_input import json_object, page_args
 from automation.web.serializers import execution_summary, workflow_json
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")

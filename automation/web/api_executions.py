@@ -12,7 +12,7 @@ from automation.models import Execution, ExecutionStatus, Workflow, db
 from automation.scoping import get_or_404, scoped
 from automation.web.api import api
 from automation.web.errors import ApiError
-from automation.web.requests import int_arg, page_args
+from automation.web.request_input import int_arg, page_args
 from automation.web.serializers import execution_json, execution_summary
 
 
