@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import Flask
@@ -23,7 +23,7 @@ def _app() -> Flask:
     return create_app()
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"relay: {message}", err=True)
     sys.exit(code)
 
@@ -100,6 +100,19 @@ def current(app: Flask) -> None:
     alembic_current(directory=MIGRATIONS)
 
 
+@db.command()
+@click.argument("revision", default="-1")
+@with_app
+def downgrade(app: Flask, revision: str) -> None:
+    """Undo migrations: one step by default, or down to REVISION (`base` empties the database)."""
+    from flask_migrate import downgrade as alembic_downgrade  # noqa: PLC0415
+
+    from app import MIGRATIONS  # noqa: PLC0415
+
+    alembic_downgrade(directory=MIGRATIONS, revision=revision)
+    click.echo("database schema went back one migration" if revision == "-1" else f"database schema is at {revision}")
+
+
 @cli.group()
 def users() -> None:
     """People who sign in to Relay."""
@@ -151,6 +164,7 @@ def create_token(app: Flask, email: str, workspace: str | None, name: str, read_
 
 
 def main() -> None:
+    """Entry point of the ``relay`` console script."""
     try:
         cli(standalone_mode=True)
     except ConfigError as exc:

@@ -1,7 +1,9 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
+from alembic.operations import ops
 from flask import current_app
 
 # this is the Alembic Config object, which provides
@@ -50,6 +52,54 @@ def get_metadata():
     return target_db.metadata
 
 
+def defer_use_alter_foreign_keys(directives):
+    """Create ``use_alter`` foreign keys (tables that point at each other) once both tables exist.
+
+    Autogenerate renders them inside ``op.create_table``, where SQLAlchemy leaves them out on
+    PostgreSQL (it expects a later ALTER that never comes) and the table they name may not exist yet.
+    So they move to a batch ``create_foreign_key`` after both tables, and the downgrade drops them
+    before either table goes. Batch mode keeps this working on SQLite, which cannot ALTER constraints.
+    """
+    script = directives[0]
+    upgrade_ops, downgrade_ops = script.upgrade_ops, script.downgrade_ops
+    created = {op.table_name for op in upgrade_ops.ops if isinstance(op, ops.CreateTableOp)}
+    deferred = []
+    for op in upgrade_ops.ops:
+        if isinstance(op, ops.CreateTableOp):
+            # Identity, not ==: a Column's == builds a SQL expression.
+            keys = {id(c): c for c in op.columns if isinstance(c, sa.ForeignKeyConstraint) and c.use_alter}
+            op.columns = [c for c in op.columns if id(c) not in keys]
+            deferred.extend(keys.values())
+    if not deferred:
+        return
+
+    def tables(key):
+        return {key.table.name, key.referred_table.name} & created
+
+    upgrade, seen = [], set()
+    for op in upgrade_ops.ops:
+        upgrade.append(op)
+        if isinstance(op, ops.CreateTableOp):
+            seen.add(op.table_name)
+            upgrade.extend(
+                ops.ModifyTableOps(key.table.name, [ops.CreateForeignKeyOp.from_constraint(key)],
+                                   schema=key.table.schema)
+                for key in deferred if op.table_name in tables(key) and tables(key) <= seen
+            )
+    upgrade_ops.ops[:] = upgrade
+
+    downgrade, dropped = [], set()
+    for op in downgrade_ops.ops:
+        if isinstance(op, ops.DropTableOp):
+            for key in deferred:
+                if op.table_name in tables(key) and id(key) not in dropped:
+                    dropped.add(id(key))
+                    downgrade.append(ops.ModifyTableOps(
+                        key.table.name, [ops.DropConstraintOp.from_constraint(key)], schema=key.table.schema))
+        downgrade.append(op)
+    downgrade_ops.ops[:] = downgrade
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -88,6 +138,8 @@ def run_migrations_online():
             if script.upgrade_ops.is_empty():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
+                return
+            defer_use_alter_foreign_keys(directives)
 
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:

@@ -1,15 +1,10 @@
 """The `relay` command: users and tokens from the shell, one-line errors for bad settings, and
-`relay up` running web + worker + scheduler until Ctrl-C stops every one of them."""
+`relay up` running web + worker + scheduler until a signal or a dead child stops every one of them."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,64 +12,75 @@ import pytest
 from app import create_app
 from automation.accounts import authenticate_token, hash_token
 from automation.config import SETTINGS
-from automation.models import ApiToken, db
-from tests.conftest import _descendants, wait_for
+from automation.models import ApiToken, User, db
+from tests.integration.conftest import ROOT, run_relay
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def relay(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "automation.cli", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-
-
-@pytest.fixture
-def shell_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "DATABASE_URL", "REDIS_URL"))}
-    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "REDIS_URL": redis_url,
-                "SECRET_KEY": "cli-test"})
-    assert relay("db", "upgrade", env=env).returncode == 0
-    return env
+PASSWORD = "long enough pw"
+EMBEDDED_SOCKET = ROOT / "instance" / "redis" / "redis.sock"
 
 
 def test_created_token_authenticates_and_only_its_hash_is_stored(shell_env):
-    created = relay("users", "create", "Ada@Example.com", "--role", "owner", "--password", "long enough pw",
-                    env=shell_env)
+    created = run_relay("users", "create", "Ada@Example.com", "--role", "owner", "--password", PASSWORD,
+                        "--name", "Ada", env=shell_env)
     assert created.returncode == 0, created.stderr
-    issued = relay("tokens", "create", "ada@example.com", env=shell_env)
+    issued = run_relay("tokens", "create", "ada@example.com", "--name", "ci", env=shell_env)
     assert issued.returncode == 0, issued.stderr
+    assert len(issued.stdout.splitlines()) == 1  # just the token, so `TOKEN=$(relay tokens create ...)` works
     token = issued.stdout.strip()
+    assert "not shown again" in issued.stderr
 
     app = create_app({"DATABASE_URL": shell_env["DATABASE_URL"], "REDIS_URL": shell_env["REDIS_URL"]})
     with app.app_context():
         identity = authenticate_token(token)
-        assert identity is not None and identity.role == "owner"
+        assert identity is not None and identity.role == "owner" and not identity.read_only
         stored = db.session.query(ApiToken).one()
         assert stored.token_hash == hash_token(token)
+        assert stored.name == "ci"
         assert token not in (stored.token_hash, stored.prefix)
+        assert db.session.query(User).one().name == "Ada"
+        db.engine.dispose()
 
 
-def test_password_is_prompted_when_omitted(shell_env):
-    created = relay("users", "create", "bo@example.com", env=shell_env, stdin="long enough pw\nlong enough pw\n")
+def test_read_only_token_is_stored_read_only(shell_env):
+    run_relay("users", "create", "ro@example.com", "--role", "viewer", "--password", PASSWORD, env=shell_env)
+    issued = run_relay("tokens", "create", "ro@example.com", "--read-only", env=shell_env)
+    assert issued.returncode == 0, issued.stderr
+
+    app = create_app({"DATABASE_URL": shell_env["DATABASE_URL"], "REDIS_URL": shell_env["REDIS_URL"]})
+    with app.app_context():
+        identity = authenticate_token(issued.stdout.strip())
+        assert identity is not None and identity.read_only and identity.role == "viewer"
+        db.engine.dispose()
+
+
+def test_password_is_prompted_twice_when_omitted(shell_env):
+    created = run_relay("users", "create", "bo@example.com", env=shell_env, stdin=f"{PASSWORD}\n{PASSWORD}\n")
     assert created.returncode == 0, created.stderr
     assert "created bo@example.com" in created.stdout
 
 
 def test_duplicate_user_fails_with_one_line(shell_env):
-    relay("users", "create", "ada@example.com", "--password", "long enough pw", env=shell_env)
-    again = relay("users", "create", "ada@example.com", "--password", "long enough pw", env=shell_env)
+    first = run_relay("users", "create", "ada@example.com", "--password", PASSWORD, env=shell_env)
+    assert first.returncode == 0, first.stderr
+    again = run_relay("users", "create", "ADA@example.com", "--password", PASSWORD, env=shell_env)
     assert again.returncode == 1
     assert again.stderr.strip().splitlines() == ["relay: a user with email ada@example.com already exists"]
 
 
-def test_token_for_unknown_user_fails_with_one_line(shell_env):
-    result = relay("tokens", "create", "nobody@example.com", env=shell_env)
-    assert (result.returncode, result.stderr.strip()) == (1, "relay: no user with email nobody@example.com")
+@pytest.mark.parametrize(("args", "message"), [
+    (["users", "create", "x@example.com", "--password", "short"], "the password must have at least 8 characters"),
+    (["users", "create", "x@example.com", "--password", PASSWORD, "--workspace", "Nope"],
+     "no workspace named 'Nope'"),
+    (["tokens", "create", "nobody@example.com"], "no user with email nobody@example.com"),
+])
+def test_account_errors_fail_with_one_line(shell_env, args, message):
+    result = run_relay(*args, env=shell_env)
+    assert (result.returncode, result.stderr.strip()) == (1, f"relay: {message}")
 
 
 @pytest.mark.parametrize(("name", "value"), [("RELAY_LEASE", "soon"), ("DATABASE_URL", "mysql://x")])
 def test_bad_setting_stops_with_one_line_naming_it(shell_env, name, value):
-    result = relay("worker", env={**shell_env, name: value})
+    result = run_relay("worker", env={**shell_env, name: value})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"relay: {name}: ")
@@ -82,45 +88,66 @@ def test_bad_setting_stops_with_one_line_naming_it(shell_env, name, value):
 
 
 def test_readme_documents_every_setting():
+    """Every SETTINGS name has a row in the configuration table, showing the default it really has."""
     readme = (ROOT / "README.md").read_text()
-    assert [s.env for s in SETTINGS if s.env not in readme] == []
+    # Rows of the configuration table: | `NAME` | default | meaning |
+    rows = {cells[1].strip().strip("`"): cells[2].strip()
+            for cells in (line.split("|") for line in readme.splitlines() if line.startswith("| `"))}
+    assert [s.env for s in SETTINGS if s.env not in rows] == []
+    assert {s.env: rows[s.env] for s in SETTINGS if s.default and rows[s.env] != f"`{s.default}`"} == {}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def test_db_downgrade_to_base_then_upgrade_again(shell_env):
+    down = run_relay("db", "downgrade", "base", env=shell_env)
+    assert down.returncode == 0, down.stderr
+    assert run_relay("db", "current", env=shell_env).stdout.strip() == ""
+    up = run_relay("db", "upgrade", env=shell_env)
+    assert up.returncode == 0, up.stderr
+    assert "(head)" in run_relay("db", "current", env=shell_env).stdout
 
 
-def test_relay_up_serves_health_and_ctrl_c_stops_everything(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "DATABASE_URL", "REDIS_URL"))}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'up.db'}"
-    log = (tmp_path / "up.log").open("w")
-    up = subprocess.Popen([sys.executable, "-m", "automation.cli", "up", "--port", str(port)], env=env, cwd=ROOT,
-                          stdout=log, stderr=subprocess.STDOUT)
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_relay_up_serves_health_and_a_signal_stops_everything(relay_up, stop_signal):
+    up = relay_up()
+    children = up.wait_until_healthy(timeout=30)
+    # web (gunicorn master + 2 workers), worker (+ RQ's scheduler), scheduler, embedded redis-server
+    assert len(children) >= 6, children
+    output = up.output()
+    assert f"Relay is running at http://127.0.0.1:{up.port}" in output
+    assert "relay users create you@example.com --role owner" in output
+    assert "relay tokens create you@example.com" in output
+
+    up.popen.send_signal(stop_signal)
+    assert up.popen.wait(timeout=15) == 0, up.output()
+    assert up.alive() == []
+    assert not EMBEDDED_SOCKET.exists()
+    assert "Traceback" not in up.output()
+
+
+def test_relay_up_stops_everything_when_a_child_dies(relay_up):
+    up = relay_up()
+    up.wait_until_healthy(timeout=30)
+    scheduler = next(pid for pid in up.started if "automation.cli scheduler" in _cmdline(pid))
+    os.kill(scheduler, signal.SIGKILL)
+    assert up.popen.wait(timeout=15) == 1
+    assert "relay: the scheduler process was killed by SIGKILL; stopping the others" in up.output()
+    assert up.alive() == []
+    assert not EMBEDDED_SOCKET.exists()
+
+
+def _cmdline(pid: int) -> str:
     try:
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    return response.status == 200
-            except OSError:
-                return False
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
-        wait_for(healthy, timeout=60, interval=0.5, message=(tmp_path / "up.log").read_text())
-        children = _descendants(up.pid)
-        assert len(children) >= 4  # gunicorn master + its workers, relay worker, relay scheduler
-        output = (tmp_path / "up.log").read_text()
-        assert f"Relay is running at http://127.0.0.1:{port}" in output
-        assert "relay users create" in output
 
-        up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=30) == 0
-        time.sleep(0.5)
-        assert [pid for pid in children if Path(f"/proc/{pid}").exists()
-                and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()] == []
-        assert not (ROOT / "instance" / "redis" / "redis.sock").exists()
-    finally:
-        if up.poll() is None:
-            up.kill()
-        log.close()
+def test_second_relay_up_leaves_the_running_ones_redis_alone(relay_up):
+    first = relay_up()
+    first.wait_until_healthy(timeout=30)
+
+    second = relay_up()
+    assert second.popen.wait(timeout=30) == 1
+    assert f"relay: a Redis is already listening on {EMBEDDED_SOCKET}" in second.output()
+    assert first.healthy() and first.popen.poll() is None
+    assert EMBEDDED_SOCKET.exists()
