@@ -17,6 +17,9 @@ from automation.web.errors import ApiError
 
 M = TypeVar("M")
 
+# Ids are 32-bit INTEGER keys on PostgreSQL; a larger number would be a database error, not a miss.
+MAX_ID = 2**31 - 1
+
 
 def current_workspace_id() -> int:
     identity = getattr(g, "identity", None)
@@ -33,8 +36,10 @@ def get_or_404(model: type[M], object_id: Any, what: str | None = None) -> M:
     try:
         key = int(object_id)
     except (TypeError, ValueError):
-        key = -1
-    row = db.session.scalar(scoped(model).where(model.id == key))  # type: ignore[attr-defined]
+        key = 0
+    row = None
+    if 0 < key <= MAX_ID:
+        row = db.session.scalar(scoped(model).where(model.id == key))  # type: ignore[attr-defined]
     if row is None:
         raise ApiError(404, f"no {what or model.__name__.lower()} with id {object_id}")
     return row

@@ -23,7 +23,24 @@ def check_name(name: Any) -> str:
         raise DefinitionError([Problem("name", "required: a non-empty name")])
     if len(name.strip()) > MAX_NAME:
         raise DefinitionError([Problem("name", f"at most {MAX_NAME} characters")])
+    # A name is one line of text; PostgreSQL cannot store NUL at all.
+    if any(ch < " " or ch == "\x7f" for ch in name.strip()):
+        raise DefinitionError([Problem("name", "no line breaks or control characters")])
     return name.strip()
+
+
+def check_definition(definition: Any) -> None:
+    """Parse the definition; its problems' paths start with ``definition`` so they sit beside ``name``'s.
+
+    Raises:
+        DefinitionError: every problem found.
+    """
+    try:
+        parse(definition)
+    except DefinitionError as exc:
+        raise DefinitionError(
+            [Problem(f"definition.{p.path}" if p.path else "definition", p.message) for p in exc.problems]
+        ) from None
 
 
 def create_workflow(
@@ -41,9 +58,9 @@ def create_workflow(
     except DefinitionError as exc:
         problems += exc.problems
     try:
-        parse(definition)
+        check_definition(definition)
     except DefinitionError as exc:
-        problems += [Problem(f"definition.{p.path}" if p.path else "definition", p.message) for p in exc.problems]
+        problems += exc.problems
     if problems:
         raise DefinitionError(problems)
     workflow = Workflow(
@@ -73,12 +90,10 @@ def update_workflow(
         latest = latest_version(workflow)
         new_definition = definition if definition is not None else latest.definition
         try:
-            parse(new_definition)
-        except DefinitionError as exc:
+            check_definition(new_definition)
+        except DefinitionError:
             db.session.rollback()
-            raise DefinitionError(
-                [Problem(f"definition.{p.path}" if p.path else "definition", p.message) for p in exc.problems]
-            ) from None
+            raise
         new_params = params if params is not None else latest.params
         if new_definition != latest.definition or new_params != latest.params:
             workflow.params = new_params
@@ -95,10 +110,15 @@ def publish(workflow: Workflow, version_number: int | None = None) -> Workflow:
         LookupError: no such version.
         DefinitionError: the version no longer validates (an action or connection went away).
     """
-    version = version_by_number(workflow, version_number) if version_number else latest_version(workflow)
+    if version_number is None:
+        version: WorkflowVersion | None = latest_version(workflow)
+    elif 0 < version_number <= workflow.latest_version_number:
+        version = version_by_number(workflow, version_number)
+    else:
+        version = None
     if version is None:
         raise LookupError(f"workflow {workflow.id} has no version {version_number}")
-    parse(version.definition)
+    check_definition(version.definition)
     version.published_at = version.published_at or utcnow()
     workflow.current_version_id = version.id
     workflow.status = WorkflowStatus.ACTIVE.value

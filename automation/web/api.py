@@ -15,7 +15,7 @@ from automation.scoping import get_or_404, scoped
 from automation.web.auth import require_token
 from automation.web.errors import ApiError
 from automation.web.request_input import json_object, page_args
-from automation.web.serializers import execution_summary, workflow_json
+from automation.web.serializers import absolute_url, execution_summary, workflow_json
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 api.before_request(require_token)
@@ -35,6 +35,13 @@ def _unknown_fields(body: dict[str, Any], allowed: frozenset[str]) -> None:
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", details={"fields": unknown})
+
+
+def _name(body: dict[str, Any]) -> Any:
+    # A wrong JSON type is a malformed request (400); an empty or over-long name is a validation problem (422).
+    if "name" in body and not isinstance(body["name"], str):
+        raise ApiError(400, "'name' must be a string")
+    return body.get("name")
 
 
 def _definition(body: dict[str, Any], required: bool) -> Any:
@@ -71,7 +78,7 @@ def create_workflow() -> tuple[Response, int]:
     _unknown_fields(body, WORKFLOW_FIELDS)
     try:
         workflow = workflows.create_workflow(
-            g.identity.workspace_id, body.get("name"), _definition(body, required=True),
+            g.identity.workspace_id, _name(body), _definition(body, required=True),
             params=_params(body), author_id=g.identity.user_id,
         )
     except DefinitionError as exc:
@@ -90,7 +97,7 @@ def edit_workflow(workflow_id: str) -> Response:
     body = json_object()
     _unknown_fields(body, WORKFLOW_FIELDS)
     try:
-        workflows.update_workflow(workflow, name=body.get("name"), definition=_definition(body, required=False),
+        workflows.update_workflow(workflow, name=_name(body), definition=_definition(body, required=False),
                                   params=_params(body), author_id=g.identity.user_id)
     except DefinitionError as exc:
         raise invalid(exc) from None
@@ -105,9 +112,18 @@ def delete_workflow(workflow_id: str) -> tuple[str, int]:
 
 @api.post("/workflows/<workflow_id>/publish")
 def publish_workflow(workflow_id: str) -> Response:
+    """Publish the latest version, or ``{"version": n}`` to publish an older one again (a roll-back)."""
     workflow = get_or_404(Workflow, workflow_id, "workflow")
+    body = json_object(allow_empty=True)
+    _unknown_fields(body, frozenset({"version"}))
+    number = body.get("version")
+    if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+        raise ApiError(400, "'version' must be a version number")
     try:
-        workflows.publish(workflow)
+        workflows.publish(workflow, number)
+    except LookupError:
+        raise ApiError(422, f"this workflow has no version {number}",
+                       details=[{"path": "version", "message": f"no version {number}"}]) from None
     except DefinitionError as exc:
         raise invalid(exc) from None
     return jsonify(workflow_json(workflow))
@@ -148,5 +164,11 @@ def start_execution(workflow_id: str) -> tuple[Response, int]:
         )
     except ingest.NotRunnable as exc:
         raise ApiError(409, str(exc)) from None
-    data = {**execution_summary(execution), "url": url_for("api.get_execution", execution_id=execution.id)}
-    return jsonify(data), 202 if created else 200
+    if not created and execution.trigger != {"body": body}:
+        # Answering with the first run would hide a client bug that reuses keys (IETF idempotency-key draft).
+        raise ApiError(422, "this Idempotency-Key was already used with a different body; use a new key",
+                       details={"execution_id": execution.id})
+    url = absolute_url(url_for("api.get_execution", execution_id=execution.id))
+    response = jsonify({**execution_summary(execution), "url": url})
+    response.headers["Location"] = url
+    return response, 202 if created else 200

@@ -6,13 +6,11 @@ unexpected exceptions) goes through ``error_response``; pages and hooks keep Fla
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
 
 CODES = {
     400: "bad_request",
@@ -28,36 +26,48 @@ CODES = {
     500: "internal_error",
 }
 
+INTERNAL_ERROR = "something went wrong on our side; the error has been logged"
+
 
 class ApiError(Exception):
-    """Raised by API views; rendered by ``error_response``."""
+    """Raised by API views; rendered by ``error_response``. ``code`` defaults to the one for ``status``."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, details: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or CODES.get(status, "error")
         self.message = message
         self.details = details
+        self.headers = dict(headers or {})
 
 
-def error_response(status: int, message: str, *, code: str | None = None, details: Any = None) -> Response:
+def error_response(
+    status: int, message: str, *, code: str | None = None, details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     response = jsonify(error={"code": code or CODES.get(status, "error"), "message": message, "details": details})
     response.status_code = status
+    response.headers.update(headers or {})
     return response
 
 
-def _is_api() -> bool:
-    return request.path.startswith("/api/")
+def is_api_request() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.message, code=exc.code, details=exc.details)
+        return error_response(exc.status, exc.message, code=exc.code, details=exc.details, headers=exc.headers)
 
+    # Unexpected exceptions are left to Flask on purpose: ``handle_exception`` logs them with the traceback,
+    # sends ``got_request_exception`` (Sentry listens there) and then asks this handler for the 500.
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | HTTPException:
-        if not _is_api():
+        if not is_api_request():
             return exc
         status = exc.code or 500
         messages = {
@@ -65,14 +75,6 @@ def register_error_handlers(app: Flask) -> None:
             405: f"{request.method} is not allowed here",
             413: f"the request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
         }
-        response = error_response(status, messages.get(status, exc.description or "request failed"))
-        if status == 405 and exc.get_response().headers.get("Allow"):
-            response.headers["Allow"] = exc.get_response().headers["Allow"]
-        return response
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> Response | tuple[str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        if _is_api():
-            return error_response(500, "something went wrong on our side; the error has been logged")
-        return "Internal Server Error", 500
+        message = INTERNAL_ERROR if status >= 500 else messages.get(status, exc.description or "request failed")
+        allow = exc.get_response().headers.get("Allow") if status == 405 else None
+        return error_response(status, message, headers={"Allow": allow} if allow else None)

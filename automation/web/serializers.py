@@ -16,9 +16,14 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def webhook_url(workflow: Workflow) -> str:
+def absolute_url(path: str) -> str:
+    """``path`` under ``RELAY_BASE_URL`` (behind a proxy the request's own host may not be the public one)."""
     base = current_app.config.get("RELAY_BASE_URL") or request.host_url
-    return f"{base.rstrip('/')}/hooks/{workflow.hook_token}"
+    return f"{base.rstrip('/')}/{path.lstrip('/')}"
+
+
+def webhook_url(workflow: Workflow) -> str:
+    return absolute_url(f"hooks/{workflow.hook_token}")
 
 
 def workflow_json(workflow: Workflow) -> dict[str, Any]:

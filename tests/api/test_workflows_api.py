@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from automation.models import Execution, WorkflowVersion, db
+from automation.models import Execution, Workflow, WorkflowVersion, db
 from tests.api.conftest import MANUAL, WEBHOOK
 
 pytestmark = pytest.mark.storage
@@ -26,9 +26,31 @@ def test_webhook_workflow_has_a_webhook_url(make_workflow):
     assert len(workflow["webhook_url"].rsplit("/", 1)[1]) >= 24
 
 
+def test_webhook_url_uses_the_configured_public_base_url(client, owner, app, make_workflow):
+    app.config["RELAY_BASE_URL"] = "https://relay.example.com/"
+    workflow = make_workflow(WEBHOOK, publish=False)
+    hook_token = db.session.get(Workflow, workflow["id"]).hook_token
+    assert workflow["webhook_url"] == f"https://relay.example.com/hooks/{hook_token}"
+
+
 def test_publish_makes_the_latest_version_current_and_active(make_workflow):
     workflow = make_workflow()
     assert (workflow["status"], workflow["published_version"]) == ("active", 1)
+
+
+def test_publishing_an_older_version_rolls_back_and_new_runs_use_it(client, owner, make_workflow):
+    workflow = make_workflow()
+    edited = {**MANUAL, "steps": [{"id": "b", "uses": "core.set", "with": {"z": 3}}]}
+    client.patch(f"/api/v1/workflows/{workflow['id']}", json={"definition": edited}, headers=owner)
+    client.post(f"/api/v1/workflows/{workflow['id']}/publish", headers=owner)
+
+    rolled_back = client.post(f"/api/v1/workflows/{workflow['id']}/publish", json={"version": 1}, headers=owner)
+    started = client.post(f"/api/v1/workflows/{workflow['id']}/executions", headers=owner)
+
+    assert (rolled_back.get_json()["version"], rolled_back.get_json()["published_version"]) == (2, 1)
+    assert started.get_json()["version"] == 1
+    stored = db.session.get(Execution, started.get_json()["id"])
+    assert stored.version_id == db.session.get(Workflow, workflow["id"]).current_version_id
 
 
 def test_editing_the_definition_creates_a_new_version_and_keeps_the_published_one(client, owner, make_workflow):
@@ -82,6 +104,15 @@ def test_starting_an_execution_answers_202_with_its_id(client, owner, make_workf
     execution = db.session.get(Execution, body["id"])
     assert (execution.status, execution.trigger, execution.trigger_kind) == ("queued", {"body": {"x": 5}}, "manual")
     assert (body["status"], body["workflow_id"], body["version"]) == ("queued", workflow["id"], 1)
+    assert body["url"] == response.headers["Location"] == f"http://localhost/api/v1/executions/{body['id']}"
+    assert client.get(body["url"], headers=owner).get_json()["id"] == body["id"]
+
+
+def test_an_empty_body_starts_a_run_with_an_empty_trigger_body(client, owner, make_workflow):
+    workflow = make_workflow()
+    response = client.post(f"/api/v1/workflows/{workflow['id']}/executions", headers=owner)
+    assert response.status_code == 202
+    assert db.session.get(Execution, response.get_json()["id"]).trigger == {"body": {}}
 
 
 def test_repeated_idempotency_key_returns_the_first_execution(client, owner, make_workflow):
@@ -142,6 +173,17 @@ def test_executions_are_paginated_newest_first(client, owner, make_workflow):
     assert [e["id"] for e in page1["items"]] == [ids[2], ids[1]]
     assert [e["id"] for e in page2["items"]] == [ids[0]]
     assert (page1["next"], page2["next"], page1["total"]) == (2, None, 3)
+
+
+def test_page_size_is_capped_at_the_configured_maximum(client, owner, app, make_workflow):
+    app.config["RELAY_MAX_PAGE_SIZE"] = 2
+    workflow = make_workflow()
+    for _ in range(3):
+        client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={}, headers=owner)
+
+    page = client.get("/api/v1/executions?per_page=1000", headers=owner).get_json()
+
+    assert (page["per_page"], len(page["items"]), page["total"], page["next"]) == (2, 2, 3, 2)
 
 
 def test_cancel_then_retry_requeues_the_execution(client, owner, make_workflow):
