@@ -14,6 +14,7 @@ from pathlib import Path
 
 import redis
 
+from automation.child_processes import die_with_parent
 from automation.config import ConfigError
 
 NO_REDIS = (
@@ -69,6 +70,7 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),  # a SIGKILLed `relay up` must not leave it running
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

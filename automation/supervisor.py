@@ -9,7 +9,6 @@ the others are stopped too and ``relay up`` exits non-zero naming it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -17,20 +16,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 import click
 from flask import Flask
 
+from automation.child_processes import die_with_parent
 from automation.embedded_redis import EmbeddedRedis
 
 GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.2
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-PR_SET_PDEATHSIG = 1
 
 Children = dict[str, subprocess.Popen[bytes]]
 
@@ -143,19 +141,9 @@ def _start_children(commands: dict[str, list[str]], env: dict[str, str]) -> Chil
     # treats a second signal as "stop now", which would abandon the run in flight.
     return {
         name: subprocess.Popen(command, env=env, cwd=PROJECT_DIR, stdin=subprocess.DEVNULL, process_group=0,
-                               preexec_fn=_die_with_parent() if sys.platform == "linux" else None)
+                               preexec_fn=die_with_parent())
         for name, command in commands.items()
     }
-
-
-def _die_with_parent() -> Callable[[], None]:
-    """A preexec hook asking the kernel to SIGTERM the child if ``relay up`` itself is killed (SIGKILL, OOM)."""
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork: nothing to load in the child
-
-    def hook() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return hook
 
 
 def _announce(host: str, port: int) -> None:
