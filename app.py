@@ -13,7 +13,9 @@ from flask_migrate import Migrate
 from automation.config import Settings, database_url, instance_secret, sqlite_url
 from automation.embedded_redis import EmbeddedRedis
 from automation.models import db
+from automation.redaction import install_log_redaction
 from automation.redis_client import init_redis
+from automation.secret_box import init_secret_box
 from automation.storage import engine_options, init_storage
 from integrations.registry import load_plugins
 
@@ -47,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS)
     init_storage(app)
     init_redis(app)
+    init_secret_box(app)
+    install_log_redaction()
     load_plugins(app.config["RELAY_PLUGINS"])
 
     from automation.web import register_blueprints  # noqa: PLC0415 - views import models and the app context

@@ -1,4 +1,4 @@
-"""The ``relay`` command: up, worker, scheduler, db, users, tokens.
+"""The ``relay`` command: up, worker, scheduler, db, users, tokens, keys.
 
 Every command builds the app through ``create_app`` (settings from the environment); a bad setting
 prints one line naming the variable and exits 2, never a traceback.
@@ -161,6 +161,33 @@ def create_token(app: Flask, email: str, workspace: str | None, name: str, read_
         _fail(str(exc))
     click.echo(token)
     click.echo("Keep this token: it is not shown again. Use it as 'Authorization: Bearer <token>'.", err=True)
+
+
+@cli.group()
+def keys() -> None:
+    """Fernet keys that encrypt connection secrets (RELAY_SECRET_KEYS)."""
+
+
+@keys.command("generate")
+def generate_key() -> None:
+    """Print a new key: put it first in RELAY_SECRET_KEYS, keep the old ones after it, then rotate."""
+    from automation.secret_box import generate_key as new_key  # noqa: PLC0415
+
+    click.echo(new_key())
+
+
+@keys.command("rotate")
+@with_app
+def rotate_keys(app: Flask) -> None:
+    """Re-encrypt every connection's secrets under the first key of RELAY_SECRET_KEYS."""
+    from automation.connections import rotate_all  # noqa: PLC0415
+    from automation.secret_box import secret_box  # noqa: PLC0415
+
+    rotated, unreadable = rotate_all(secret_box())
+    click.echo(f"re-encrypted {rotated} connection(s) under the first key")
+    if unreadable:
+        _fail(f"{len(unreadable)} connection(s) could not be decrypted with any key and were left as they are: "
+              + ", ".join(unreadable))
 
 
 def main() -> None:

@@ -58,6 +58,13 @@ def _redis_url(raw: str) -> str:
     return raw
 
 
+def _allowed_hosts(raw: str) -> str:
+    from integrations.outbound import OutboundPolicy  # noqa: PLC0415 - keeps config free of connector imports
+
+    OutboundPolicy.parse(raw)
+    return raw.strip()
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -101,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RELAY_EXPRESSION_TIMEOUT", "2s", _seconds, "time limit for rendering one expression"),
     Setting("RELAY_EXPRESSION_MAX_CHARS", "100000", _positive_int, "largest text one expression may produce"),
     Setting("RELAY_MAX_BODY_BYTES", "1048576", _positive_int, "largest request body accepted by API and hooks"),
+    Setting("RELAY_ALLOWED_HOSTS", "", _allowed_hosts,
+            "comma-separated hosts, addresses and networks (10.0.0.0/8) steps may reach although they are "
+            "internal; every other loopback, private, link-local or metadata address is refused"),
+    Setting("RELAY_MAX_RESPONSE_BYTES", "1048576", _positive_int,
+            "largest HTTP response body a step reads from a service"),
     Setting("RELAY_PAGE_SIZE", "50", _positive_int, "default page size of API lists"),
     Setting("RELAY_MAX_PAGE_SIZE", "200", _positive_int, "largest page size a caller may ask for"),
     Setting("RELAY_WORKERS", "1", _positive_int, "how many worker processes `relay up` starts"),
@@ -130,6 +142,8 @@ class Settings:
     RELAY_EXPRESSION_TIMEOUT: float
     RELAY_EXPRESSION_MAX_CHARS: int
     RELAY_MAX_BODY_BYTES: int
+    RELAY_ALLOWED_HOSTS: str
+    RELAY_MAX_RESPONSE_BYTES: int
     RELAY_PAGE_SIZE: int
     RELAY_MAX_PAGE_SIZE: int
     RELAY_WORKERS: int

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from integrations.base import Action, Connector, ConnectorError
+from integrations.base import Action, CallContext, Connector, ConnectorError
 from integrations.registry import register
 
 
@@ -50,7 +50,9 @@ class Core(Connector):
         ),
     )
 
-    def run(self, action: str, inputs: dict[str, Any], connection: Mapping[str, Any] | None) -> dict[str, Any]:
+    def run(
+        self, action: str, inputs: dict[str, Any], connection: Mapping[str, Any] | None, context: CallContext
+    ) -> dict[str, Any]:
         if action == "set":
             return dict(inputs)
         if action == "filter":

@@ -265,6 +265,7 @@ class _Validator:
             inputs = {}
         if found is not None:
             self.inputs(inputs, found[1].input_schema, f"{where}.with")
+            self.connection(raw, found[0].connection_type, uses, where)
         if uses == "core.delay" and isinstance(inputs.get("for"), str) and not _is_expression(inputs["for"]):
             try:
                 parse_duration(inputs["for"])
@@ -282,6 +283,13 @@ class _Validator:
                 self.add(f"{where}.steps", "required: a list with at least one step")
             else:
                 self.steps(nested, f"{where}.steps", earlier, all_ids)
+
+    def connection(self, raw: Mapping[str, Any], connection_type: str | None, uses: str, where: str) -> None:
+        reference = raw.get("connection")
+        if connection_type is None and reference is not None:
+            self.add(f"{where}.connection", f"{uses} does not use a connection")
+        elif connection_type is not None and (not isinstance(reference, str) or not reference.strip()):
+            self.add(f"{where}.connection", f"required: the name of a {connection_type} connection for {uses}")
 
     def inputs(self, inputs: Mapping[str, Any], schema: Mapping[str, Any], where: str) -> None:
         validator = jsonschema.Draft202012Validator(schema)

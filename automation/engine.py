@@ -18,15 +18,18 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from automation import dispatch
-from automation.actions import call_action, jsonable, resolve_connection
+from automation import connections, dispatch
+from automation.actions import call_action, jsonable
 from automation.definitions import Definition, DefinitionError, Step, parse
 from automation.durations import DurationError, parse_duration
 from automation.expressions import ExpressionError, Renderer
 from automation.leases import Heartbeat, LeaseLost, claim, fence, interrupt_running_steps
 from automation.models import Execution, ExecutionStatus, StepRun, StepStatus, Workflow, db, utcnow
+from automation.redaction import Redactor
 from automation.transitions import change_status
-from integrations.base import ConnectorError
+from integrations.base import CallContext, ConnectorError
+from integrations.outbound import OutboundPolicy
+from integrations.registry import find_action
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ class Runner:
         self.token = token
         self.lease = lease
         self.step_timeout = float(config["RELAY_STEP_TIMEOUT"])
+        self.max_response_bytes = int(config["RELAY_MAX_RESPONSE_BYTES"])
+        self.policy = OutboundPolicy.parse(config["RELAY_ALLOWED_HOSTS"])
         self.renderer = renderer(float(config["RELAY_EXPRESSION_TIMEOUT"]), int(config["RELAY_EXPRESSION_MAX_CHARS"]))
         self.runs: dict[str, list[StepRun]] = {}
         for step_run in db.session.scalars(
@@ -163,16 +168,41 @@ class Runner:
             raise StepFailed(str(exc)) from exc
         if step.uses == "core.delay":
             return self._start_wait(step, history, inputs)
-        attempt = self._record(step, StepStatus.RUNNING, attempt=len(history) + 1, input=inputs)
+        return self._call(step, history, inputs, connection_ref)
+
+    def _call(self, step: Step, history: list[StepRun], inputs: dict[str, Any],
+              connection_ref: Any) -> dict[str, Any]:
+        """One attempt of a connector action. What is stored (input, output, error) has the connection's
+        secrets redacted, and so does the output later steps see."""
+        found = find_action(step.uses)
+        connection = None
+        redactor = Redactor()
         try:
-            connection = (
-                resolve_connection(self.execution.workspace_id, connection_ref) if connection_ref else None
-            )
-            timeout = step.timeout.total_seconds() if step.timeout else self.step_timeout
-            output = call_action(step.uses, inputs, connection, timeout)
+            if found is None:
+                raise ConnectorError(f"unknown action {step.uses!r}")
+            if found[0].connection_type is not None and not connection_ref:
+                raise ConnectorError(f"{step.uses} needs a {found[0].connection_type} connection; name one in "
+                                     "the step's 'connection'")
+            if connection_ref is not None:
+                connection = connections.load_for_step(
+                    self.execution.workspace_id, connection_ref, found[0].connection_type, step.uses)
+                redactor = connection.redactor
         except ConnectorError as exc:
-            self._close(attempt, StepStatus.FAILED, error=exc.message, retryable=exc.retryable)
-            raise StepFailed(exc.message, retryable=exc.retryable, retry_after=exc.retry_after) from exc
+            self._record(step, StepStatus.FAILED, attempt=len(history) + 1, input=inputs, error=exc.message,
+                         retryable=False)
+            raise StepFailed(exc.message) from exc
+        attempt = self._record(step, StepStatus.RUNNING, attempt=len(history) + 1, input=redactor.redact(inputs))
+        timeout = step.timeout.total_seconds() if step.timeout else self.step_timeout
+        context = CallContext(execution_id=self.execution.id, step_id=step.id, attempt=attempt.attempt,
+                              timeout=timeout, max_response_bytes=self.max_response_bytes)
+        try:
+            output = call_action(step.uses, inputs, connection.for_action() if connection else None, context,
+                                 self.policy)
+        except ConnectorError as exc:
+            message = redactor.text(exc.message)
+            self._close(attempt, StepStatus.FAILED, error=message, retryable=exc.retryable)
+            raise StepFailed(message, retryable=exc.retryable, retry_after=exc.retry_after) from exc
+        output = redactor.redact(output)
         self._close(attempt, StepStatus.SUCCEEDED, output=output)
         return output
 

@@ -1,9 +1,10 @@
 """The connector interface: a connector declares actions (input JSON Schema, output shape, connection type)
-and runs them; a failed call raises ``ConnectorError`` saying whether trying again can help."""
+and runs them; a failed call raises ``ConnectorError`` saying whether trying again can help. A connection
+type declares the fields a saved credential has (which of them are secret) and how to check it for real."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -31,14 +32,37 @@ class ConnectorError(Exception):
 
 
 @dataclass(frozen=True)
+class CallContext:
+    """Where a call comes from. ``delivery_id`` is the same for every attempt of one step in one execution,
+    so receivers (and idempotency headers) can tell a retry from a new message."""
+
+    execution_id: int
+    step_id: str
+    attempt: int
+    timeout: float
+    max_response_bytes: int = 1_048_576
+    item_index: int | None = None
+
+    @property
+    def delivery_id(self) -> str:
+        item = "" if self.item_index is None else f"_{self.item_index}"
+        return f"msg_relay_{self.execution_id}_{self.step_id}{item}"
+
+
+@dataclass(frozen=True)
 class Action:
-    """One thing a connector can do: ``slack.post_message``."""
+    """One thing a connector can do: ``slack.post_message``.
+
+    ``idempotent`` actions may be repeated after a call whose outcome is unknown (a timeout after sending);
+    others are not retried then, because the message may already have gone out.
+    """
 
     name: str
     title: str
     input_schema: Mapping[str, Any]
     output_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
     description: str = ""
+    idempotent: bool = False
 
     def to_dict(self, connector: Connector) -> dict[str, Any]:
         return {
@@ -46,6 +70,7 @@ class Action:
             "title": self.title,
             "description": self.description,
             "connection": connector.connection_type,
+            "idempotent": self.idempotent,
             "input_schema": dict(self.input_schema),
             "output_schema": dict(self.output_schema),
         }
@@ -62,7 +87,9 @@ class Connector:
     def action(self, name: str) -> Action | None:
         return next((a for a in self.actions if a.name == name), None)
 
-    def run(self, action: str, inputs: dict[str, Any], connection: Mapping[str, Any] | None) -> dict[str, Any]:
+    def run(
+        self, action: str, inputs: dict[str, Any], connection: Mapping[str, Any] | None, context: CallContext
+    ) -> dict[str, Any]:
         """Perform ``action`` with rendered ``inputs``; ``connection`` holds decrypted fields.
 
         Raises:
@@ -76,4 +103,65 @@ class Connector:
             "title": self.title,
             "connection": self.connection_type,
             "actions": [a.to_dict(self) for a in self.actions],
+        }
+
+
+@dataclass(frozen=True)
+class ConnectionField:
+    """One field of a saved connection. ``schema`` is its JSON Schema; secret fields are write-only."""
+
+    name: str
+    title: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string", "minLength": 1})
+    secret: bool = False
+    required: bool = False
+    description: str = ""
+
+    def to_schema(self) -> dict[str, Any]:
+        schema = {"title": self.title, **self.schema}
+        if self.description:
+            schema["description"] = self.description
+        if self.secret:
+            schema["writeOnly"] = True
+        return schema
+
+
+@dataclass(frozen=True)
+class ConnectionType:
+    """A kind of credential: ``smtp``, ``twilio``, ``slack``, ``teams``, ``webhook``.
+
+    ``validate`` adds rules a field-by-field schema cannot say (one of two fields, a key format) and
+    returns ``{field: problem}``; ``check`` talks to the service and raises ``ConnectorError`` saying
+    what failed, or returns a short description of what it verified.
+    """
+
+    key: str
+    title: str
+    fields: tuple[ConnectionField, ...]
+    check: Callable[[Mapping[str, Any], float], str]
+    validate: Callable[[Mapping[str, Any]], dict[str, str]] = lambda fields: {}
+    description: str = ""
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields if f.secret)
+
+    def field(self, name: str) -> ConnectionField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {f.name: f.to_schema() for f in self.fields},
+            "required": [f.name for f in self.fields if f.required],
+            "additionalProperties": False,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "description": self.description,
+            "secret_fields": sorted(self.secret_fields),
+            "schema": self.schema(),
         }

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -24,6 +25,8 @@ from automation.embedded_redis import EmbeddedRedis
 from automation.models import db
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+# One Fernet key per test session, so no test writes a generated key into the project's instance folder.
+SECRET_KEYS = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +74,7 @@ def settings(database_url: str, redis_url: str, queue_name: str, tmp_path: Path)
         "REDIS_URL": redis_url,
         "RELAY_QUEUE": queue_name,
         "SECRET_KEY": "test-secret-key",
+        "RELAY_SECRET_KEYS": SECRET_KEYS,
         "RELAY_LEASE": 3.0,
         "RELAY_QUEUED_GRACE": 1.0,
         "RELAY_REAPER_INTERVAL": 0.5,

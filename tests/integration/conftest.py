@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _descendants, wait_for
+from tests.conftest import SECRET_KEYS, _descendants, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 Relay = Callable[..., subprocess.CompletedProcess[str]]
@@ -37,7 +37,8 @@ def run_relay(*args: str, env: dict[str, str], stdin: str | None = None,
 @pytest.fixture
 def shell_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     """Environment for `relay` commands: a SQLite file already at the newest schema, the session's Redis."""
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", REDIS_URL=redis_url, SECRET_KEY="cli-test")
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", REDIS_URL=redis_url, SECRET_KEY="cli-test",
+                    RELAY_SECRET_KEYS=SECRET_KEYS)
     upgraded = run_relay("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     return env

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 from pathlib import Path
@@ -10,12 +11,16 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from automation.accounts import authenticate_token, hash_token
+from automation import connections
+from automation.accounts import authenticate_token, default_workspace, hash_token
 from automation.config import SETTINGS
-from automation.models import ApiToken, User, db
-from tests.integration.conftest import ROOT, run_relay
+from automation.models import ApiToken, Connection, User, db
+from automation.secret_box import SecretBox, generate_key
+from tests.conftest import wait_for
+from tests.integration.conftest import ROOT, clean_env, run_relay
 
 PASSWORD = "long enough pw"
+SIGNING_SECRET = "whsec_" + base64.b64encode(b"c" * 32).decode()
 EMBEDDED_SOCKET = ROOT / "instance" / "redis" / "redis.sock"
 
 
@@ -87,6 +92,31 @@ def test_bad_setting_stops_with_one_line_naming_it(shell_env, name, value):
     assert "Traceback" not in result.stderr
 
 
+def test_keys_rotate_re_encrypts_every_connection_under_the_new_first_key(shell_env):
+    old, new = shell_env["RELAY_SECRET_KEYS"], generate_key()
+    stores = {"DATABASE_URL": shell_env["DATABASE_URL"], "REDIS_URL": shell_env["REDIS_URL"]}
+    with create_app({**stores, "RELAY_SECRET_KEYS": old}).app_context():
+        workspace = default_workspace()
+        assert workspace is not None
+        connections.create_connection(workspace.id, "Hook", "webhook", {"signing_secret": SIGNING_SECRET})
+        db.engine.dispose()
+
+    rotated = run_relay("keys", "rotate", env={**shell_env, "RELAY_SECRET_KEYS": f"{new},{old}"})
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-encrypted 1 connection(s)" in rotated.stdout
+
+    with create_app({**stores, "RELAY_SECRET_KEYS": new}).app_context():
+        loaded = connections.load(db.session.query(Connection).one())
+        assert loaded.fields["signing_secret"] == SIGNING_SECRET
+        db.engine.dispose()
+
+
+def test_keys_generate_prints_a_usable_key():
+    generated = run_relay("keys", "generate", env=clean_env())
+    assert generated.returncode == 0, generated.stderr
+    SecretBox([generated.stdout.strip()])
+
+
 def test_readme_documents_every_setting():
     """Every SETTINGS name has a row in the configuration table, showing the default it really has."""
     readme = (ROOT / "README.md").read_text()
@@ -133,6 +163,16 @@ def test_relay_up_stops_everything_when_a_child_dies(relay_up):
     assert "relay: the scheduler process was killed by SIGKILL; stopping the others" in up.output()
     assert up.alive() == []
     assert not EMBEDDED_SOCKET.exists()
+
+
+def test_killed_relay_up_takes_its_processes_and_redis_along(relay_up):
+    up = relay_up()
+    children = up.wait_until_healthy(timeout=30)
+    assert any("redis-server" in _cmdline(pid) for pid in children)
+    up.popen.kill()
+    up.popen.wait(timeout=10)
+    wait_for(lambda: up.alive() == [], timeout=15,
+             message=f"still running after relay up was SIGKILLed: {[_cmdline(p) for p in up.alive()]}")
 
 
 def _cmdline(pid: int) -> str:

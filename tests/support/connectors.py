@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from integrations.base import Action, Connector, ConnectorError
+from integrations.base import Action, CallContext, Connector, ConnectorError
 from integrations.registry import register
 
 _LEDGER = {"ledger": {"type": "string"}, "mark": {"type": "string"}}
@@ -38,7 +38,9 @@ class TestConnector(Connector):
                "additionalProperties": False}),
     )
 
-    def run(self, action: str, inputs: dict[str, Any], connection: Mapping[str, Any] | None) -> dict[str, Any]:
+    def run(
+        self, action: str, inputs: dict[str, Any], connection: Mapping[str, Any] | None, context: CallContext
+    ) -> dict[str, Any]:
         if action == "sleep":
             time.sleep(float(inputs["seconds"]))
         calls = _append(inputs["ledger"], inputs["mark"])
