@@ -134,7 +134,7 @@ def test_each_problem_is_reported_at_its_path(definition, problem):
 
 
 def test_an_expression_may_stand_for_any_type():
-    assert validate(steps({"id": "a", "uses": "slack.post_message",
+    assert validate(steps({"id": "a", "uses": "slack.post_message", "connection": "Slack",
                            "with": {"channel": "#x", "text": "t", "blocks": "{{ trigger.body.blocks }}"}})) == []
 
 
