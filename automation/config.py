@@ -65,6 +65,16 @@ def _allowed_hosts(raw: str) -> str:
     return raw.strip()
 
 
+def _rate_limit(raw: str) -> str:
+    from limits import parse_many  # noqa: PLC0415 - the rate-limit grammar of Flask-Limiter
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ValueError(f"expected a rate such as '120/minute' or '10/second;1000/hour', got {raw!r}") from None
+    return raw.strip()
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -108,6 +118,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RELAY_EXPRESSION_TIMEOUT", "2s", _seconds, "time limit for rendering one expression"),
     Setting("RELAY_EXPRESSION_MAX_CHARS", "100000", _positive_int, "largest text one expression may produce"),
     Setting("RELAY_MAX_BODY_BYTES", "1048576", _positive_int, "largest request body accepted by API and hooks"),
+    Setting("RELAY_HOOK_RATE_LIMIT", "120/minute", _rate_limit,
+            "requests one webhook URL accepts per period (several limits separated by ;); more get 429"),
+    Setting("RELAY_HOOK_MAX_WAIT", "30s", _seconds,
+            "longest a webhook in 'wait' response mode holds the request before answering 202"),
+    Setting("RELAY_SCHEDULE_GRACE", "5m", _seconds,
+            "a schedule fire missed while Relay was down still runs (once, coalesced) if it is at most this late"),
+    Setting("RELAY_SCHEDULE_SYNC", "2s", _seconds,
+            "how often the scheduler picks up published, paused, edited and deleted schedules"),
+    Setting("RELAY_LEADER_TTL", "6s", _seconds,
+            "the scheduler leader lock's expiry; a standby scheduler takes over this long after the leader dies"),
     Setting("RELAY_ALLOWED_HOSTS", "", _allowed_hosts,
             "comma-separated hosts, addresses and networks (10.0.0.0/8) steps may reach although they are "
             "internal; every other loopback, private, link-local or metadata address is refused"),
@@ -142,6 +162,11 @@ class Settings:
     RELAY_EXPRESSION_TIMEOUT: float
     RELAY_EXPRESSION_MAX_CHARS: int
     RELAY_MAX_BODY_BYTES: int
+    RELAY_HOOK_RATE_LIMIT: str
+    RELAY_HOOK_MAX_WAIT: float
+    RELAY_SCHEDULE_GRACE: float
+    RELAY_SCHEDULE_SYNC: float
+    RELAY_LEADER_TTL: float
     RELAY_ALLOWED_HOSTS: str
     RELAY_MAX_RESPONSE_BYTES: int
     RELAY_PAGE_SIZE: int

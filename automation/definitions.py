@@ -14,10 +14,10 @@ from typing import Any
 
 import jsonschema
 import yaml
-from croniter import croniter
 
 from automation.durations import DurationError, parse_duration
 from automation.expressions import Renderer
+from automation.schedules import Schedule, cron_problem, schedule_of
 from integrations import registry
 
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -72,13 +72,6 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Schedule:
-    cron: str | None
-    every: timedelta | None
-    timezone: str = "UTC"
-
-
-@dataclass(frozen=True)
 class Trigger:
     type: str
     schedule: Schedule | None
@@ -126,14 +119,7 @@ def parse(data: Any, renderer: Renderer | None = None) -> Definition:
     if problems:
         raise DefinitionError(problems)
     trigger = data["trigger"]
-    schedule = None
-    if trigger["type"] == "schedule":
-        spec = trigger["schedule"]
-        schedule = Schedule(
-            cron=spec.get("cron"),
-            every=parse_duration(spec["every"]) if "every" in spec else None,
-            timezone=spec.get("timezone", "UTC"),
-        )
+    schedule = schedule_of(data)
     options = {k: v for k, v in trigger.items() if k not in ("type", "schedule")}
     return Definition(Trigger(trigger["type"], schedule, options), tuple(_step(s) for s in data["steps"]), data)
 
@@ -164,6 +150,13 @@ def _walk(steps: tuple[Step, ...]) -> list[Step]:
 
 def _is_expression(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def schedule_problems(spec: Any) -> list[Problem]:
+    """The problems of a trigger's ``schedule`` mapping on its own (a form's live preview checks this)."""
+    validator = _Validator(Renderer())
+    validator.schedule(spec)
+    return validator.problems
 
 
 class _Validator:
@@ -350,18 +343,6 @@ class _Validator:
                     self.add(location, f"refers to step {ref!r} which runs after this one")
                 else:
                     self.add(location, f"refers to unknown step {ref!r}")
-
-
-def cron_problem(expression: Any) -> str | None:
-    """Why ``expression`` is not a usable 5-field cron, or None when it is."""
-    if not isinstance(expression, str):
-        return "must be text such as '0 9 * * MON-FRI'"
-    fields = expression.split()
-    if len(fields) != 5:
-        return f"needs 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
-    if not croniter.is_valid(expression):
-        return f"{expression!r} is not a valid cron expression"
-    return None
 
 
 def _strings(value: Any, path: str) -> list[tuple[str, str]]:

@@ -6,7 +6,11 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from automation.web import api_connections, api_executions  # noqa: F401, PLC0415 - register views on `api`
+    from automation.web import (  # noqa: F401, PLC0415 - register views on `api`
+        api_connections,
+        api_executions,
+        api_schedules,
+    )
     from automation.web.api import api  # noqa: PLC0415
     from automation.web.errors import register_error_handlers  # noqa: PLC0415
     from automation.web.ops import ops  # noqa: PLC0415

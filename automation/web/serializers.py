@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, request
 
-from automation.models import Execution, ExecutionEvent, StepRun, Workflow, WorkflowVersion, db
+from automation.models import Execution, ExecutionEvent, StepRun, Workflow, WorkflowVersion, db, utcnow
+from automation.schedules import Schedule, describe, schedule_of, upcoming
 from automation.workflows import latest_version
 
 
@@ -43,7 +44,21 @@ def workflow_json(workflow: Workflow) -> dict[str, Any]:
     }
     if (latest.definition.get("trigger") or {}).get("type") == "webhook":
         data["webhook_url"] = webhook_url(workflow)
+    # The schedule that fires is the published one; before the first publish, preview the draft's.
+    schedule = schedule_of((published or latest).definition)
+    if schedule is not None:
+        data["schedule"] = schedule_json(schedule)
     return data
+
+
+def schedule_json(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "cron": schedule.cron,
+        "every_seconds": schedule.every.total_seconds() if schedule.every is not None else None,
+        "timezone": schedule.timezone,
+        "description": describe(schedule),
+        "next_runs": [iso(moment) for moment in upcoming(schedule, utcnow())],
+    }
 
 
 def execution_summary(execution: Execution, version_number: int | None = None) -> dict[str, Any]:

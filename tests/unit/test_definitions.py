@@ -112,7 +112,8 @@ def test_schedule_triggers_parse_cron_and_interval():
          Problem("steps[0].steps", "only core.for_each has nested steps")),
         ({"trigger": {"type": "schedule", "schedule": {"cron": "61 * * * *"}},
           "steps": [{"id": "a", "uses": "core.set"}]},
-         Problem("trigger.schedule.cron", "'61 * * * *' is not a valid cron expression")),
+         Problem("trigger.schedule.cron", "'61 * * * *' is not a valid cron expression: the minute field is not valid "
+                                            "(allowed: 0-59, *, lists, ranges, steps)")),
         ({"trigger": {"type": "schedule", "schedule": {"cron": "* * *"}}, "steps": [{"id": "a", "uses": "core.set"}]},
          Problem("trigger.schedule.cron", "needs 5 fields (minute hour day-of-month month day-of-week), got 3")),
         ({"trigger": {"type": "schedule", "schedule": {"every": "15m", "timezone": "Mars/Olympus"}},
