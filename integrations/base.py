@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import jsonschema
+
 
 class ConnectorError(Exception):
     """A step's call failed. ``retryable`` says whether the same call may succeed later.
@@ -63,6 +65,20 @@ class Action:
     output_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
     description: str = ""
     idempotent: bool = False
+
+    def checked_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """``inputs`` without unset (None) optional values, checked against ``input_schema``.
+
+        Raises:
+            ConnectorError: naming the first bad value and where it is (``blocks[2].type: ...``).
+        """
+        present = {k: v for k, v in inputs.items() if v is not None}
+        validator = jsonschema.Draft202012Validator(self.input_schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(present))
+        if error is not None:
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+            raise ConnectorError(f"{where or 'inputs'}: {error.message}"[:300])
+        return present
 
     def to_dict(self, connector: Connector) -> dict[str, Any]:
         return {

@@ -14,8 +14,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
-import jsonschema
-
 from integrations.base import Action, CallContext, ConnectionField, ConnectionType, Connector, ConnectorError
 from integrations.registry import register, register_connection_type
 
@@ -118,11 +116,7 @@ def _checked_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
         raise ConnectorError("give the message a body: text, html or both")
     if isinstance(present.get("subject"), str) and ("\r" in present["subject"] or "\n" in present["subject"]):
         raise ConnectorError("subject: line breaks are not allowed in a subject")
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SEND.input_schema).iter_errors(present))
-    if error is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        raise ConnectorError(f"{where or 'inputs'}: {error.message}"[:300])
-    return present
+    return SEND.checked_inputs(present)
 
 
 def _addresses(value: str | list[str], what: str) -> list[Address]:

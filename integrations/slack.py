@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.error import URLError
 
-import jsonschema
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
@@ -108,21 +107,11 @@ class Slack(Connector):
         found = self.action(action)
         if found is None:
             raise ConnectorError(f"slack cannot run {action!r}")
-        inputs = _checked_inputs(found, inputs)
+        inputs = found.checked_inputs(inputs)
         connection = connection or {}
         if action == "post_message":
             return _post_message(inputs, connection, context.timeout)
         return _post_webhook(inputs, connection, context.timeout)
-
-
-def _checked_inputs(action: Action, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """``inputs`` without unset (None) optional values, or a ``ConnectorError`` naming the first bad one."""
-    present = {k: v for k, v in inputs.items() if v is not None}
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(action.input_schema).iter_errors(present))
-    if error is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        raise ConnectorError(f"{where or 'inputs'}: {error.message}"[:300])
-    return present
 
 
 def _web_client(connection: Mapping[str, Any], timeout: float) -> WebClient:

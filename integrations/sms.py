@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
 import requests
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
@@ -93,11 +92,7 @@ def _checked_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
                              "+14155550123 (a plus, the country code, then the number without spaces)")
     if "media_url" in present:
         present["media_url"] = check_url(present["media_url"], "media_url")
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SEND.input_schema).iter_errors(present))
-    if error is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        raise ConnectorError(f"{where or 'inputs'}: {error.message}"[:300])
-    return present
+    return SEND.checked_inputs(present)
 
 
 def _client(fields: Mapping[str, Any], timeout: float) -> tuple[Client, dict[str, requests.Response]]:

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema
 import pymsteams
 import requests
 
@@ -103,12 +102,7 @@ class Teams(Connector):
 
 def _checked_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """``inputs`` without unset (None) optional values, or a ``ConnectorError`` naming the first bad one."""
-    present = {k: v for k, v in inputs.items() if v is not None}
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(POST_MESSAGE.input_schema).iter_errors(present))
-    if error is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        raise ConnectorError(f"{where or 'inputs'}: {error.message}"[:300])
+    present = POST_MESSAGE.checked_inputs(inputs)
     for index, button in enumerate(present.get("buttons", ())):
         check_url(button["url"], f"buttons[{index}].url")
     return present
