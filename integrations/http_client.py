@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from integrations.base import ConnectorError
 
@@ -87,8 +88,12 @@ def transport_error(exc: requests.RequestException, method: str, url: str, *, se
         return ConnectorError(f"{target}: more than {MAX_REDIRECTS} redirects")
     if isinstance(exc, requests.exceptions.SSLError):
         return ConnectorError(f"{target}: TLS failed: {_reason(exc)}")
-    if isinstance(exc, requests.ConnectionError):
+    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
         return ConnectorError(f"{target}: could not connect: {_reason(exc)}", retryable=True)
+    if isinstance(exc, requests.ConnectionError):
+        # The connection broke after it was made: the request may have been received and acted on.
+        return ConnectorError(f"{target}: the connection broke before a complete answer ({_reason(exc)}); "
+                              "the request may have been received", retryable=True, outcome_unknown=True)
     return ConnectorError(f"{target}: {_reason(exc)}")
 
 
@@ -118,6 +123,23 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return min(max((when - (now or datetime.now(UTC))).total_seconds(), 0.0), MAX_RETRY_AFTER)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the failure happened before a connection existed (DNS, refused, unreachable, the guard)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError):
+            return True
+        # requests wraps urllib3's MaxRetryError, whose ``reason`` holds the real cause.
+        linked = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+    return False
 
 
 def _reason(exc: BaseException) -> str:

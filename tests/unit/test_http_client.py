@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import UTC, datetime
 
 import pytest
 
-from integrations.http_client import MAX_RETRY_AFTER, HttpResult, retry_after_seconds, status_error
+from integrations.base import ConnectorError
+from integrations.http_client import MAX_RETRY_AFTER, HttpResult, retry_after_seconds, send, status_error
 
 NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -75,3 +78,45 @@ def test_error_message_keeps_at_most_300_characters_of_the_body() -> None:
 
     assert error is not None
     assert error.message == "GET https://example.com/x answered 500: " + "x" * 300
+
+
+def _one_shot_server(answer: bytes | None) -> tuple[str, threading.Thread]:
+    """A server that reads one request, then sends ``answer`` (None: nothing) and closes the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection, listener:
+            connection.recv(65536)
+            if answer is not None:
+                connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/", thread
+
+
+def test_a_refused_connection_could_not_have_delivered_the_request() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()
+    with pytest.raises(ConnectorError) as caught:
+        send("POST", f"http://127.0.0.1:{port}/", timeout=2, max_bytes=1000, data=b"x")
+    assert caught.value.retryable and not caught.value.outcome_unknown
+    assert "could not connect" in caught.value.message
+
+
+def test_a_connection_closed_after_the_request_leaves_the_outcome_unknown() -> None:
+    url, thread = _one_shot_server(None)
+    with pytest.raises(ConnectorError) as caught:
+        send("POST", url, timeout=2, max_bytes=1000, data=b"charge the card")
+    thread.join(timeout=5)
+    assert caught.value.outcome_unknown and caught.value.retryable
+    assert "may have been received" in caught.value.message
+
+
+def test_a_complete_answer_is_read() -> None:
+    url, thread = _one_shot_server(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    result = send("POST", url, timeout=2, max_bytes=1000, data=b"x")
+    thread.join(timeout=5)
+    assert (result.status, result.body) == (201, b"ok")
