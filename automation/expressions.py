@@ -74,7 +74,8 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         self.tick()
-        owner = getattr(__obj, "__self__", None)
+        # Jinja hands out ``str.format`` wrapped (functools.update_wrapper): look through to the bound method.
+        owner = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
         if isinstance(owner, str):
             self.check_text_call(owner, getattr(__obj, "__name__", ""), args, kwargs)
         return self.check_size(super().call(__context, __obj, *args, **kwargs))

@@ -4,6 +4,7 @@ naming where the expression lives, and every escape or bomb refused quickly."""
 from __future__ import annotations
 
 import time
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
@@ -145,6 +146,19 @@ def test_output_and_cpu_bombs_fail_fast_with_a_clear_error(renderer, bomb):
         renderer.render(bomb, CONTEXT, "steps.a.with.x")
     assert time.monotonic() - started < 1.5
     assert any(word in excinfo.value.message for word in ("too large", "longer than", "Range too big"))
+
+
+@pytest.mark.parametrize("wide", ["{{ '{:99999999}'.format(1) }}", "{{ '{:{}}'.format(1, 99999999) }}"])
+def test_a_huge_format_width_is_refused_before_the_text_is_built(renderer, wide):
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionError) as excinfo:
+            renderer.render(wide, CONTEXT, "steps.a.with.x")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "too large" in excinfo.value.message
+    assert peak < 10_000_000
 
 
 def test_syntax_errors_are_found_without_rendering(renderer):
