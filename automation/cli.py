@@ -29,15 +29,29 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def with_app(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Build the app and run the command inside its context."""
+    """Build the app and run the command inside its context; a database failure is one line, not a traceback."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
+
         app = _app()
         with app.app_context():
-            return command(app, *args, **kwargs)
+            try:
+                return command(app, *args, **kwargs)
+            except DBAPIError as exc:
+                _fail(_database_problem(exc))
 
     return wrapper
+
+
+def _database_problem(exc: Exception) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    # SQLite says "no such table", PostgreSQL "relation ... does not exist" (UndefinedTable).
+    if "no such table" in first_line or type(cause).__name__ == "UndefinedTable":
+        return f"the database has no Relay schema yet ({first_line}); run `relay db upgrade` first"
+    return f"the database refused the command: {first_line}"
 
 
 @click.group()

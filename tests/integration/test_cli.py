@@ -82,6 +82,16 @@ def test_account_errors_fail_with_one_line(shell_env, args, message):
     assert (result.returncode, result.stderr.strip()) == (1, f"relay: {message}")
 
 
+def test_a_command_on_a_database_without_the_schema_says_to_upgrade(shell_env, tmp_path):
+    empty = {**shell_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'never-upgraded.db'}"}
+    result = run_relay("users", "create", "ada@example.com", "--password", PASSWORD, env=empty)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relay: the database has no Relay schema yet")
+    assert lines[0].endswith("run `relay db upgrade` first")
+
+
 @pytest.mark.parametrize(("name", "value"), [("RELAY_LEASE", "soon"), ("DATABASE_URL", "mysql://x")])
 def test_bad_setting_stops_with_one_line_naming_it(shell_env, name, value):
     result = run_relay("worker", env={**shell_env, name: value})
