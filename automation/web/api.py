@@ -15,7 +15,7 @@ from automation.scoping import get_or_404, scoped
 from automation.web.auth import require_token
 from automation.web.errors import ApiError
 from automation.web.request_input import json_object, page_args
-from automation.web.serializers import absolute_url, execution_summary, workflow_json
+from automation.web.serializers import absolute_url, execution_summary, workflow_json, workflows_json
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 api.before_request(require_token)
@@ -68,7 +68,7 @@ def list_workflows() -> Response:
     rows = db.session.scalars(
         scoped(Workflow).order_by(Workflow.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    return jsonify(items=[workflow_json(w) for w in rows], page=page, per_page=per_page, total=total,
+    return jsonify(items=workflows_json(list(rows)), page=page, per_page=per_page, total=total,
                    next=page + 1 if page * per_page < (total or 0) else None)
 
 

@@ -27,9 +27,16 @@ def webhook_url(workflow: Workflow) -> str:
     return absolute_url(f"hooks/{workflow.hook_token}")
 
 
-def workflow_json(workflow: Workflow) -> dict[str, Any]:
-    latest = latest_version(workflow)
-    published = db.session.get(WorkflowVersion, workflow.current_version_id) if workflow.current_version_id else None
+def workflow_json(workflow: Workflow, versions: dict[int, WorkflowVersion] | None = None) -> dict[str, Any]:
+    """``versions`` (by id) may hold the workflow's latest and published versions, loaded for a whole page."""
+    versions = versions or {}
+    latest = next((v for v in versions.values()
+                   if v.workflow_id == workflow.id and v.number == workflow.latest_version_number), None)
+    latest = latest or latest_version(workflow)
+    published = None
+    if workflow.current_version_id:
+        published = versions.get(workflow.current_version_id) or db.session.get(
+            WorkflowVersion, workflow.current_version_id)
     data: dict[str, Any] = {
         "id": workflow.id,
         "name": workflow.name,
@@ -49,6 +56,17 @@ def workflow_json(workflow: Workflow) -> dict[str, Any]:
     if schedule is not None:
         data["schedule"] = schedule_json(schedule)
     return data
+
+
+def workflows_json(rows: list[Workflow]) -> list[dict[str, Any]]:
+    """A page of workflows with their latest and published versions loaded in one query, not two per row."""
+    wanted = sa.or_(
+        sa.tuple_(WorkflowVersion.workflow_id, WorkflowVersion.number).in_(
+            [(w.id, w.latest_version_number) for w in rows]),
+        WorkflowVersion.id.in_([w.current_version_id for w in rows if w.current_version_id]),
+    )
+    versions = {v.id: v for v in db.session.scalars(sa.select(WorkflowVersion).where(wanted))} if rows else {}
+    return [workflow_json(w, versions) for w in rows]
 
 
 def schedule_json(schedule: Schedule) -> dict[str, Any]:

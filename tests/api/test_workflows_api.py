@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from automation.models import Execution, Workflow, WorkflowVersion, db
 from tests.api.conftest import MANUAL, WEBHOOK
@@ -93,6 +94,28 @@ def test_list_shows_only_this_workspaces_workflows(client, owner, other_workspac
 
     names = [w["name"] for w in client.get("/api/v1/workflows", headers=owner).get_json()["items"]]
     assert names == ["Mine"]
+
+
+def test_listing_a_page_of_workflows_costs_the_same_few_queries_however_many_rows(client, owner, make_workflow):
+    def statements_for_list() -> tuple[int, list[dict]]:
+        seen: list[str] = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            items = client.get("/api/v1/workflows", headers=owner).get_json()["items"]
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen), items
+
+    make_workflow(name="First")
+    few, _ = statements_for_list()
+    for number in range(12):
+        make_workflow(name=f"More {number}", publish=number % 2 == 0)
+    many, items = statements_for_list()
+    assert len(items) == 13
+    assert many == few
+    assert {w["name"]: w["published_version"] for w in items}["More 0"] == 1
+    assert {w["name"]: w["published_version"] for w in items}["More 1"] is None
 
 
 def test_starting_an_execution_answers_202_with_its_id(client, owner, make_workflow):
