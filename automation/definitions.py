@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from automation import hook_options
 from automation.durations import DurationError, parse_duration
 from automation.expressions import Renderer
 from automation.schedules import Schedule, cron_problem, schedule_of
@@ -175,7 +176,7 @@ class _Validator:
         for key in data:
             if key not in TOP_KEYS:
                 self.add(str(key), "unknown field")
-        self.trigger(data.get("trigger"))
+        self.trigger(data.get("trigger"), data.get("steps"))
         steps = data.get("steps")
         if not isinstance(steps, list) or not steps:
             self.add("steps", "required: a list with at least one step")
@@ -184,7 +185,7 @@ class _Validator:
             self.steps(steps, "steps", set(), set(filter(None, all_ids)))
         return self.problems
 
-    def trigger(self, trigger: Any) -> None:
+    def trigger(self, trigger: Any, steps: Any) -> None:
         if not isinstance(trigger, Mapping):
             self.add("trigger", "required: a mapping with a 'type'")
             return
@@ -198,6 +199,9 @@ class _Validator:
             self.schedule(trigger.get("schedule"))
         elif "schedule" in trigger:
             self.add("trigger.schedule", "only a schedule trigger has a schedule")
+        # verify/response/dedupe of a webhook trigger; a wait response names a top-level step.
+        for path, message in hook_options.check(trigger, hook_options.top_step_ids(steps), self.renderer):
+            self.add(path, message)
 
     def schedule(self, spec: Any) -> None:
         if not isinstance(spec, Mapping):

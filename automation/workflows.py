@@ -65,7 +65,7 @@ def create_workflow(
         raise DefinitionError(problems)
     workflow = Workflow(
         workspace_id=workspace_id, name=name, status=WorkflowStatus.DRAFT.value, params=params or {},
-        hook_token=secrets.token_urlsafe(24), latest_version_number=0, created_by_id=author_id,
+        hook_token=new_hook_token(), latest_version_number=0, created_by_id=author_id,
         template_key=template_key,
     )
     db.session.add(workflow)
@@ -141,6 +141,19 @@ def _move(workflow: Workflow, expected: WorkflowStatus, new: WorkflowStatus, ver
     workflow.status = new.value
     db.session.commit()
     return workflow
+
+
+def rotate_hook_token(workflow: Workflow) -> Workflow:
+    """Give the workflow a new webhook address; the old one answers 404 from now on. Commits."""
+    workflow.hook_token = new_hook_token()
+    workflow.updated_at = utcnow()
+    db.session.commit()
+    return workflow
+
+
+def new_hook_token() -> str:
+    # 24 random bytes (192 bits), URL-safe: the address itself is the credential of an unverified webhook.
+    return secrets.token_urlsafe(24)
 
 
 def delete_workflow(workflow: Workflow) -> None:

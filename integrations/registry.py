@@ -14,6 +14,7 @@ BUILTIN_MODULES = (
     "integrations.slack",
     "integrations.teams",
     "integrations.webhook",
+    "integrations.webhook_secret",
     "integrations.http",
 )
 

@@ -1,4 +1,5 @@
-"""Flask blueprints: ops (health) and api (REST v1), plus the API's error shape."""
+"""Flask blueprints: ops (health), api (REST v1) and hooks (incoming webhooks, rate-limited), plus the
+API's error shape."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ def register_blueprints(app: Flask) -> None:
     )
     from automation.web.api import api  # noqa: PLC0415
     from automation.web.errors import register_error_handlers  # noqa: PLC0415
+    from automation.web.hooks import hooks  # noqa: PLC0415
     from automation.web.ops import ops  # noqa: PLC0415
+    from automation.web.rate_limits import init_rate_limits  # noqa: PLC0415
 
     app.register_blueprint(ops)
     app.register_blueprint(api)
+    app.register_blueprint(hooks)
     register_error_handlers(app)
+    init_rate_limits(app, hooks)

@@ -148,6 +148,12 @@ def _lifecycle(workflow_id: str, change: Callable[[Workflow], Workflow]) -> Resp
     return jsonify(workflow_json(workflow))
 
 
+@api.post("/workflows/<workflow_id>/hook-token")
+def rotate_hook_token(workflow_id: str) -> Response:
+    """A new webhook URL (``webhook_url`` in the answer); the old one stops working at once."""
+    return jsonify(workflow_json(workflows.rotate_hook_token(get_or_404(Workflow, workflow_id, "workflow"))))
+
+
 @api.post("/workflows/<workflow_id>/executions")
 def start_execution(workflow_id: str) -> tuple[Response, int]:
     """Start a run with the body as ``trigger.body``; an ``Idempotency-Key`` makes retries safe."""

@@ -1,7 +1,7 @@
 """One error shape for the API: ``{"error": {"code", "message", "details"}}`` with the right status.
 
-Every failure under ``/api/`` (our own ``ApiError``, Werkzeug's HTTP errors such as 404/405/413, and
-unexpected exceptions) goes through ``error_response``; pages and hooks keep Flask's defaults.
+Every failure under ``/api/`` and ``/hooks/`` (our own ``ApiError``, Werkzeug's HTTP errors such as
+404/405/413, and unexpected exceptions) goes through ``error_response``; pages keep Flask's defaults.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def error_response(
 
 
 def is_api_request() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
+    """API and incoming-webhook paths: their callers are programs, which get JSON errors, never HTML."""
+    return request.path == "/api" or request.path.startswith(("/api/", "/hooks/"))
 
 
 def register_error_handlers(app: Flask) -> None:

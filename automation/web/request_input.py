@@ -34,8 +34,8 @@ def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(415, "send the body as JSON with 'Content-Type: application/json'")
     try:
-        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
-    except RecursionError:
+        data = parse_json(raw)
+    except TooDeep:
         raise ApiError(400, f"the request body is nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError both are
         raise ApiError(400, f"the request body is not valid JSON ({exc})") from None
@@ -45,6 +45,23 @@ def json_object(*, allow_empty: bool = False) -> dict[str, Any]:
     if problem:
         raise ApiError(400, f"the request body cannot be stored: {problem}")
     return data
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than Python's parser can follow."""
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: NaN, Infinity and numbers too large for a float are errors, as PostgreSQL cannot store them.
+
+    Raises:
+        TooDeep: nesting beyond the parser's recursion limit.
+        ValueError: anything else that is not valid JSON (the message says what and where).
+    """
+    try:
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise TooDeep("nested too deeply") from None
 
 
 def storable_problem(value: Any, path: str = "body", depth: int = 0) -> str | None:

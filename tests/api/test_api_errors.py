@@ -280,7 +280,7 @@ def test_unexpected_exception_is_a_logged_json_500_without_details(client, owner
     def explode(*_args, **_kwargs):
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr(api, "workflow_json", explode)
+    monkeypatch.setattr(api, "workflows_json", explode)
     client.application.config["PROPAGATE_EXCEPTIONS"] = False
     client.post("/api/v1/workflows", json={"name": "x", "definition": MANUAL}, headers=owner)
     error = assert_error(client.get("/api/v1/workflows", headers=owner), 500, "internal_error")
