@@ -11,6 +11,7 @@ from automation.models.executions import (
     StepRun,
     StepStatus,
 )
+from automation.models.schedules import FireStatus, ScheduleFire, ScheduleState
 from automation.models.workflows import Connection, Workflow, WorkflowStatus, WorkflowVersion
 
 __all__ = [
@@ -23,8 +24,11 @@ __all__ = [
     "Execution",
     "ExecutionEvent",
     "ExecutionStatus",
+    "FireStatus",
     "Membership",
     "Role",
+    "ScheduleFire",
+    "ScheduleState",
     "StepRun",
     "StepStatus",
     "User",
