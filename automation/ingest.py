@@ -89,6 +89,19 @@ def start_execution(
     return execution, True
 
 
+def manual_payload(workflow: Workflow, body: dict[str, Any]) -> dict[str, Any]:
+    """A "Run now" trigger shaped like the workflow's own, so the steps' expressions find what they use:
+    a webhook run gets empty headers and query, a schedule run is scheduled for now."""
+    version = workflow.current_version
+    kind = ((version.definition if version else {}).get("trigger") or {}).get("type")
+    if kind == "webhook":
+        return {"body": body, "headers": {}, "query": {}, "method": "POST"}
+    if kind == "schedule":
+        now = utcnow().isoformat().replace("+00:00", "Z")
+        return {"body": body, "fired_at": now, "scheduled_for": now}
+    return {"body": body}
+
+
 def retry_execution(execution: Execution) -> Execution:
     """Run a failed or cancelled execution again from its first unfinished step (same version).
 

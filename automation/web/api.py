@@ -165,12 +165,12 @@ def start_execution(workflow_id: str) -> tuple[Response, int]:
     correlation_id = (request.headers.get("X-Request-ID") or "")[:64] or None
     try:
         execution, created = ingest.start_execution(
-            workflow, trigger_kind="manual", payload={"body": body}, idempotency_key=key,
+            workflow, trigger_kind="manual", payload=ingest.manual_payload(workflow, body), idempotency_key=key,
             correlation_id=correlation_id,
         )
     except ingest.NotRunnable as exc:
         raise ApiError(409, str(exc)) from None
-    if not created and execution.trigger != {"body": body}:
+    if not created and execution.trigger.get("body") != body:
         # Answering with the first run would hide a client bug that reuses keys (IETF idempotency-key draft).
         raise ApiError(422, "this Idempotency-Key was already used with a different body; use a new key",
                        details={"execution_id": execution.id})

@@ -3,8 +3,17 @@ rejected at save with the reason."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+
+import pytest
+import sqlalchemy as sa
+
+from automation.engine import run_execution
+from automation.firing import ScheduleSync, fire_due
+from automation.models import ScheduleState, db
+
+pytestmark = pytest.mark.storage
 
 SCHEDULED = {"trigger": {"type": "schedule", "schedule": {"cron": "0 9 * * MON-FRI", "timezone": "Europe/Berlin"}},
              "steps": [{"id": "a", "uses": "core.set", "with": {"at": "{{ trigger.scheduled_for }}"}}]}
@@ -85,3 +94,58 @@ def test_preview_refuses_unknown_parameters(client, owner):
 
 def test_preview_needs_a_token(client):
     assert client.get("/api/v1/schedules/describe", query_string={"every": "1h"}).status_code == 401
+
+
+def _fire_history(workflow_id: int) -> None:
+    """At 10:03:30 a 1-minute schedule last handled at 09:00: 09:01-09:58 skipped, 10:03 fired for 09:59-10:03."""
+    ScheduleSync().run()
+    db.session.execute(sa.update(ScheduleState).where(ScheduleState.workflow_id == workflow_id)
+                       .values(watermark=datetime(2030, 1, 1, 9, 0, tzinfo=UTC)))
+    db.session.commit()
+    fire_due(workflow_id, now=datetime(2030, 1, 1, 9, 3, 30, tzinfo=UTC) + timedelta(hours=1))
+
+
+def test_fire_history_lists_runs_and_skipped_ranges_newest_first(client, owner, make_workflow):
+    workflow = make_workflow({**SCHEDULED, "trigger": {"type": "schedule", "schedule": {"every": "1m"}}})
+    _fire_history(workflow["id"])
+
+    response = client.get(f"/api/v1/workflows/{workflow['id']}/fires", headers=owner)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["total"] == 2
+    fired, skipped = body["items"]
+    assert (fired["status"], fired["scheduled_for"], fired["missed_count"]) == (
+        "fired", "2030-01-01T10:03:00+00:00", 4)
+    assert client.get(f"/api/v1/executions/{fired['execution_id']}", headers=owner).status_code == 200
+    assert (skipped["status"], skipped["covers_from"], skipped["scheduled_for"], skipped["execution_id"]) == (
+        "skipped", "2030-01-01T09:01:00+00:00", "2030-01-01T09:58:00+00:00", None)
+    assert skipped["reason"]
+
+
+def test_fire_history_filters_by_status(client, owner, make_workflow):
+    workflow = make_workflow({**SCHEDULED, "trigger": {"type": "schedule", "schedule": {"every": "1m"}}})
+    _fire_history(workflow["id"])
+
+    items = client.get(f"/api/v1/workflows/{workflow['id']}/fires?status=skipped", headers=owner).get_json()["items"]
+    assert [f["status"] for f in items] == ["skipped"]
+    refused = client.get(f"/api/v1/workflows/{workflow['id']}/fires?status=late", headers=owner)
+    assert refused.status_code == 400
+
+
+def test_fire_history_of_another_workspaces_workflow_is_not_found(client, other_workspace, make_workflow):
+    workflow = make_workflow(SCHEDULED)
+    assert client.get(f"/api/v1/workflows/{workflow['id']}/fires", headers=other_workspace).status_code == 404
+
+
+def test_run_now_on_a_schedule_workflow_is_scheduled_for_now_so_its_expressions_work(client, owner, make_workflow):
+    workflow = make_workflow(SCHEDULED)
+
+    started = client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={"note": "test"}, headers=owner)
+    assert run_execution(started.get_json()["id"]) == "succeeded"
+
+    run = client.get(f"/api/v1/executions/{started.get_json()['id']}", headers=owner).get_json()
+    assert run["trigger_kind"] == "manual"
+    assert run["trigger"]["body"] == {"note": "test"}
+    assert run["trigger"]["scheduled_for"] == run["trigger"]["fired_at"]
+    assert run["steps"][0]["output"] == {"at": run["trigger"]["scheduled_for"]}

@@ -219,3 +219,10 @@ def test_cancel_then_retry_requeues_the_execution(client, owner, make_workflow):
 
     assert (cancelled.status_code, cancelled.get_json()["status"]) == (200, "cancelled")
     assert (retried.status_code, retried.get_json()["status"]) == (202, "queued")
+
+
+def test_run_now_on_a_webhook_workflow_has_the_shape_of_a_webhook_request(client, owner, make_workflow):
+    workflow = make_workflow(WEBHOOK)
+    started = client.post(f"/api/v1/workflows/{workflow['id']}/executions", json={"x": 1}, headers=owner)
+    execution = db.session.get(Execution, started.get_json()["id"])
+    assert execution.trigger == {"body": {"x": 1}, "headers": {}, "query": {}, "method": "POST"}
