@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,13 @@ def _embedded_redis_url(instance_path: str) -> str:
 def __getattr__(name: str) -> Flask:
     # `gunicorn app:app` asks for `app`; building it lazily keeps importing this module free of I/O.
     if name == "app":
+        from automation.workflow_checks import log_workflow_health  # noqa: PLC0415
+
         application = create_app()
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=application.config["LOG_LEVEL"],
+                                format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        log_workflow_health(application, "web")
         globals()["app"] = application
         return application
     raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""The ``relay`` command: up, worker, scheduler, db, users, tokens, keys.
+"""The ``relay`` command: up, worker, scheduler, db, users, tokens, workflows, keys.
 
 Every command builds the app through ``create_app`` (settings from the environment); a bad setting
 prints one line naming the variable and exits 2, never a traceback.
@@ -175,6 +175,58 @@ def create_token(app: Flask, email: str, workspace: str | None, name: str, read_
         _fail(str(exc))
     click.echo(token)
     click.echo("Keep this token: it is not shown again. Use it as 'Authorization: Bearer <token>'.", err=True)
+
+
+@cli.group()
+def workflows() -> None:
+    """Workflows as files: export and import (connections by name, never secrets)."""
+
+
+@workflows.command("export")
+@click.argument("workflow_id", type=int)
+@click.option("--format", "file_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--workspace", default=None, help="workspace name (default: the first workspace)")
+@with_app
+def export_workflow(app: Flask, workflow_id: int, file_format: str, workspace: str | None) -> None:
+    """Print the workflow's latest version as a file to import elsewhere."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from automation.accounts import AccountError, find_workspace  # noqa: PLC0415
+    from automation.models import Workflow, db  # noqa: PLC0415
+    from automation.workflow_files import dump, export_data  # noqa: PLC0415
+
+    try:
+        ws = find_workspace(workspace)
+    except AccountError as exc:
+        _fail(str(exc))
+    workflow = db.session.scalar(
+        sa.select(Workflow).where(Workflow.id == workflow_id, Workflow.workspace_id == ws.id))
+    if workflow is None:
+        _fail(f"no workflow {workflow_id} in workspace {ws.name!r}")
+    click.echo(dump(export_data(workflow), file_format), nl=False)
+
+
+@workflows.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--workspace", default=None, help="workspace name (default: the first workspace)")
+@click.option("--name", default=None, help="name of the new workflow (default: the file's)")
+@with_app
+def import_workflow(app: Flask, file: Any, workspace: str | None, name: str | None) -> None:
+    """Create a draft workflow from an exported file (`-` reads standard input)."""
+    from automation.accounts import AccountError, find_workspace  # noqa: PLC0415
+    from automation.definitions import DefinitionError  # noqa: PLC0415
+    from automation.workflow_files import import_data, parse_file  # noqa: PLC0415
+
+    try:
+        ws = find_workspace(workspace)
+        workflow = import_data(ws.id, parse_file(file.read()), name=name)
+    except AccountError as exc:
+        _fail(str(exc))
+    except DefinitionError as exc:
+        _fail("the file is not a valid workflow:\n" + "\n".join(f"  {p}" for p in exc.problems))
+    except UnicodeDecodeError:
+        _fail("the file is not UTF-8 text")
+    click.echo(f"imported workflow {workflow.id} ({workflow.name}) as a draft; publish it to run it")
 
 
 @cli.group()

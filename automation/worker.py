@@ -17,6 +17,7 @@ from rq import SimpleWorker, Worker
 from automation import dispatch
 from automation.engine import run_execution
 from automation.redis_client import get_redis
+from automation.workflow_checks import log_workflow_health
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     """
     global _app
     _app = app
+    if not logging.getLogger().handlers:  # RQ then logs through this handler instead of adding its own
+        logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_workflow_health(app, "worker")
     worker_class = RelaySimpleWorker if app.config["RELAY_WORKER_CLASS"] == "simple" else RelayWorker
     pause = RESTART_PAUSE
     while True:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from automation.definitions import DefinitionError, Problem, parse
 from automation.models import Workflow, WorkflowStatus, WorkflowVersion, db, utcnow
+from automation.workflow_checks import version_problems
 
 MAX_NAME = 200
 
@@ -108,7 +109,8 @@ def publish(workflow: Workflow, version_number: int | None = None) -> Workflow:
 
     Raises:
         LookupError: no such version.
-        DefinitionError: the version no longer validates (an action or connection went away).
+        DefinitionError: the version does not validate, or names a connection that is missing from the
+            workspace or of the wrong type.
     """
     if version_number is None:
         version: WorkflowVersion | None = latest_version(workflow)
@@ -118,7 +120,10 @@ def publish(workflow: Workflow, version_number: int | None = None) -> Workflow:
         version = None
     if version is None:
         raise LookupError(f"workflow {workflow.id} has no version {version_number}")
-    check_definition(version.definition)
+    problems = version_problems(workflow.workspace_id, version.definition, version.params or {})
+    if problems:
+        raise DefinitionError(
+            [Problem(f"definition.{p.path}" if p.path else "definition", p.message) for p in problems])
     version.published_at = version.published_at or utcnow()
     workflow.current_version_id = version.id
     workflow.status = WorkflowStatus.ACTIVE.value

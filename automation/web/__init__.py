@@ -11,8 +11,10 @@ def register_blueprints(app: Flask) -> None:
         api_connections,
         api_executions,
         api_schedules,
+        api_versions,
     )
     from automation.web.api import api  # noqa: PLC0415
+    from automation.web.api_compat import api_compat  # noqa: PLC0415
     from automation.web.errors import register_error_handlers  # noqa: PLC0415
     from automation.web.hooks import hooks  # noqa: PLC0415
     from automation.web.ops import ops  # noqa: PLC0415
@@ -20,6 +22,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(ops)
     app.register_blueprint(api)
+    app.register_blueprint(api_compat)
     app.register_blueprint(hooks)
     register_error_handlers(app)
     init_rate_limits(app, hooks)

@@ -157,8 +157,11 @@ def rotate_hook_token(workflow_id: str) -> Response:
 @api.post("/workflows/<workflow_id>/executions")
 def start_execution(workflow_id: str) -> tuple[Response, int]:
     """Start a run with the body as ``trigger.body``; an ``Idempotency-Key`` makes retries safe."""
-    workflow = get_or_404(Workflow, workflow_id, "workflow")
-    body = json_object(allow_empty=True)
+    return run_now(get_or_404(Workflow, workflow_id, "workflow"), json_object(allow_empty=True))
+
+
+def run_now(workflow: Workflow, body: dict[str, Any]) -> tuple[Response, int]:
+    """Start a manual run with ``body`` as ``trigger.body`` (shared with the older API's ``/execute``)."""
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ApiError(400, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")

@@ -220,8 +220,11 @@ def test_the_connection_may_be_named_by_a_params_expression(client, make_hook, m
     assert client.post(path, json={}, headers={"X-Relay-Token": GITHUB_SECRET}).status_code == 202
 
 
-def test_a_missing_connection_is_503_and_nothing_is_stored(client, make_hook):
+def test_a_connection_deleted_after_publishing_is_503_and_nothing_is_stored(client, make_hook, make_secret):
+    make_secret("gone", GITHUB_SECRET)
     path = make_hook(webhook(verify={"scheme": "shared_secret", "connection": "gone"}))["path"]
+    db.session.execute(sa.delete(Connection).where(Connection.name == "gone"))
+    db.session.commit()
 
     response = client.post(path, json={}, headers={"X-Relay-Token": GITHUB_SECRET})
 
@@ -229,6 +232,16 @@ def test_a_missing_connection_is_503_and_nothing_is_stored(client, make_hook):
     assert response.get_json()["error"]["code"] == "hook_misconfigured"
     assert "gone" in response.get_json()["error"]["message"]
     assert stored_executions() == []
+
+
+def test_publishing_with_a_missing_verification_connection_is_refused(client, owner, make_hook):
+    workflow = make_hook(webhook(verify={"scheme": "shared_secret", "connection": "gone"}), publish=False)
+    response = client.post(f"/api/v1/workflows/{workflow['id']}/publish", headers=owner)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"] == [{
+        "path": "definition.trigger.verify.connection",
+        "message": "connection 'gone' does not exist in this workspace",
+    }]
 
 
 def test_an_undecryptable_secret_is_503(client, make_hook, make_secret):

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from app import create_app
 from automation import connections
@@ -80,6 +81,42 @@ def test_duplicate_user_fails_with_one_line(shell_env):
 def test_account_errors_fail_with_one_line(shell_env, args, message):
     result = run_relay(*args, env=shell_env)
     assert (result.returncode, result.stderr.strip()) == (1, f"relay: {message}")
+
+
+WORKFLOW_FILE = """name: Nightly digest
+definition:
+  trigger: {type: schedule, schedule: {cron: "0 6 * * *", timezone: Europe/Berlin}}
+  steps:
+    - {id: note, uses: core.set, with: {day: "{{ trigger.scheduled_for }}"}}
+"""
+
+
+def test_workflows_import_then_export_round_trips_a_file(shell_env, tmp_path):
+    source = tmp_path / "digest.yaml"
+    source.write_text(WORKFLOW_FILE)
+    imported = run_relay("workflows", "import", str(source), env=shell_env)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "imported workflow 1 (Nightly digest) as a draft; publish it to run it"
+
+    exported = run_relay("workflows", "export", "1", env=shell_env)
+
+    assert exported.returncode == 0, exported.stderr
+    assert yaml.safe_load(exported.stdout)["definition"] == yaml.safe_load(WORKFLOW_FILE)["definition"]
+
+
+def test_workflows_import_of_a_bad_file_lists_its_problems(shell_env, tmp_path):
+    source = tmp_path / "bad.yaml"
+    source.write_text("name: X\ndefinition: {trigger: {type: cron}, steps: []}\n")
+    result = run_relay("workflows", "import", str(source), env=shell_env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("relay: the file is not a valid workflow:")
+    assert "definition.trigger.type: must be one of webhook, schedule, manual" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_workflows_export_of_an_unknown_workflow_fails_with_one_line(shell_env):
+    result = run_relay("workflows", "export", "42", env=shell_env)
+    assert (result.returncode, result.stderr.strip()) == (1, "relay: no workflow 42 in workspace 'Default'")
 
 
 def test_a_command_on_a_database_without_the_schema_says_to_upgrade(shell_env, tmp_path):
