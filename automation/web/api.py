@@ -16,6 +16,7 @@ from automation.web.auth import require_token
 from automation.web.errors import ApiError
 from automation.web.request_input import json_object, page_args
 from automation.web.serializers import absolute_url, execution_summary, workflow_json, workflows_json
+from automation.workflow_checks import version_problems
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 api.before_request(require_token)
@@ -88,7 +89,12 @@ def create_workflow() -> tuple[Response, int]:
 
 @api.get("/workflows/<workflow_id>")
 def get_workflow(workflow_id: str) -> Response:
-    return jsonify(workflow_json(get_or_404(Workflow, workflow_id, "workflow")))
+    """The workflow; ``problems`` lists why its published version would fail now (a deleted connection)."""
+    workflow = get_or_404(Workflow, workflow_id, "workflow")
+    published = workflow.current_version
+    problems = version_problems(workflow.workspace_id, published.definition, published.params or {}) \
+        if published else []
+    return jsonify({**workflow_json(workflow), "problems": [{"path": p.path, "message": p.message} for p in problems]})
 
 
 @api.patch("/workflows/<workflow_id>")

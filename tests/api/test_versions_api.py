@@ -201,3 +201,16 @@ def test_start_up_counts_active_workflows_and_names_one_whose_connection_was_del
     assert "worker: 2 active workflow(s), 1 valid, 1 invalid" in caplog.messages
     assert any(m.startswith(f"workflow {broken['id']} no longer validates") and "'Team Slack' does not exist" in m
                for m in caplog.messages)
+
+
+def test_a_published_workflow_whose_connection_was_deleted_shows_the_problem(client, owner, make_workflow):
+    workflow = make_workflow(SLACK_STEP, publish=False)
+    slack = connections.create_connection(db.session.get(Workflow, workflow["id"]).workspace_id, "Team Slack",
+                                          "slack", {"bot_token": "xoxb-" + "1" * 24})
+    client.post(f"/api/v1/workflows/{workflow['id']}/publish", headers=owner)
+    assert client.get(f"/api/v1/workflows/{workflow['id']}", headers=owner).get_json()["problems"] == []
+
+    connections.delete_connection(slack)
+
+    assert client.get(f"/api/v1/workflows/{workflow['id']}", headers=owner).get_json()["problems"] == [
+        {"path": "steps.say.connection", "message": "connection 'Team Slack' does not exist in this workspace"}]
