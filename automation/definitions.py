@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+from jinja2 import TemplateSyntaxError, meta
 
 from automation import hook_options
 from automation.durations import DurationError, parse_duration
@@ -27,6 +28,14 @@ STEP_KEYS = frozenset({"id", "uses", "with", "if", "connection", "retry", "timeo
 TRIGGER_KEYS = frozenset({"type", "schedule", "verify", "response", "dedupe"})
 TOP_KEYS = frozenset({"trigger", "steps", "name", "description", "on_error"})
 MAX_TIMEOUT = timedelta(hours=1)
+# Names core.for_each adds to its nested steps' context, and actions that cannot run inside one: parking
+# one item while the others go on is not supported, and a loop's rows have one level of item_index.
+LOOP_NAMES = frozenset({"item", "index"})
+NOT_IN_LOOP = {
+    "core.delay": "one item cannot wait while the others go on; put the wait before or after the loop",
+    "core.approval": "one item cannot wait for a decision while the others go on; ask before or after the loop",
+    "core.for_each": "loops do not nest; loop over one flattened list instead",
+}
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,7 @@ class _Validator:
         self.renderer = renderer
         self.problems: list[Problem] = []
         self.seen_ids: set[str] = set()
+        self.loop_of: dict[str, str] = {}  # nested step id -> id of the core.for_each it belongs to
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -182,6 +192,7 @@ class _Validator:
             self.add("steps", "required: a list with at least one step")
         else:
             all_ids = [s.get("id") for s in _raw_walk(steps)]
+            self.loop_of = _loop_members(steps)
             self.steps(steps, "steps", set(), set(filter(None, all_ids)))
         return self.problems
 
@@ -228,18 +239,20 @@ class _Validator:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             self.add("trigger.schedule.timezone", f"unknown time zone {timezone!r} (use a name like Europe/Berlin)")
 
-    def steps(self, steps: list[Any], path: str, earlier: set[str], all_ids: set[str]) -> None:
+    def steps(self, steps: list[Any], path: str, earlier: set[str], all_ids: set[str], loop: str | None = None) -> None:
+        """``loop`` is the id of the core.for_each these steps are nested in, None at the top level."""
         visible = set(earlier)
         for index, raw in enumerate(steps):
             where = f"{path}[{index}]"
             if not isinstance(raw, Mapping):
                 self.add(where, f"a step is a mapping with 'id' and 'uses', not {_kind(raw)}")
                 continue
-            self.step(raw, where, visible, all_ids)
+            self.step(raw, where, visible, all_ids, loop)
             if isinstance(raw.get("id"), str):
                 visible.add(raw["id"])
 
-    def step(self, raw: Mapping[str, Any], where: str, earlier: set[str], all_ids: set[str]) -> None:
+    def step(self, raw: Mapping[str, Any], where: str, earlier: set[str], all_ids: set[str],
+             loop: str | None = None) -> None:
         for key in raw:
             if key not in STEP_KEYS:
                 self.add(f"{where}.{key}", "unknown field")
@@ -271,15 +284,26 @@ class _Validator:
         self.policies(raw, where)
         for key in ("with", "if", "connection"):
             if key in raw:
-                self.expressions(raw[key], f"{where}.{key}", earlier, all_ids)
+                self.expressions(raw[key], f"{where}.{key}", earlier, all_ids, loop)
+        if loop is not None and isinstance(uses, str) and uses in NOT_IN_LOOP:
+            self.add(f"{where}.uses", f"{uses} cannot run inside core.for_each: {NOT_IN_LOOP[uses]}")
         nested = raw.get("steps")
-        if nested is not None:
-            if uses != "core.for_each":
-                self.add(f"{where}.steps", "only core.for_each has nested steps")
-            elif not isinstance(nested, list) or not nested:
-                self.add(f"{where}.steps", "required: a list with at least one step")
-            else:
-                self.steps(nested, f"{where}.steps", earlier, all_ids)
+        if uses == "core.for_each":
+            self.loop(raw, where, earlier, all_ids)
+        elif nested is not None:
+            self.add(f"{where}.steps", "only core.for_each has nested steps")
+
+    def loop(self, raw: Mapping[str, Any], where: str, earlier: set[str], all_ids: set[str]) -> None:
+        # Retries and time limits belong to the nested steps: each item's attempts are recorded and retried
+        # on their own, so the loop as a whole has neither.
+        for key in ("retry", "timeout"):
+            if raw.get(key) is not None:
+                self.add(f"{where}.{key}", f"core.for_each has no {key} of its own; give its nested steps one")
+        nested = raw.get("steps")
+        if not isinstance(nested, list) or not nested:
+            self.add(f"{where}.steps", "required: a list with at least one step")
+        elif isinstance(raw.get("id"), str):
+            self.steps(nested, f"{where}.steps", earlier, all_ids, raw["id"])
 
     def connection(self, raw: Mapping[str, Any], connection_type: str | None, uses: str, where: str) -> None:
         reference = raw.get("connection")
@@ -335,7 +359,7 @@ class _Validator:
             self.add(path, str(exc))
             return None
 
-    def expressions(self, value: Any, path: str, earlier: set[str], all_ids: set[str]) -> None:
+    def expressions(self, value: Any, path: str, earlier: set[str], all_ids: set[str], loop: str | None) -> None:
         for problem in self.renderer.check(value, path):
             location, _, message = problem.partition(": ")
             self.add(location, message)
@@ -343,10 +367,24 @@ class _Validator:
             for ref in sorted(self.renderer.step_references(text)):
                 if ref in earlier:
                     continue
-                if ref in all_ids:
+                owner = self.loop_of.get(ref)
+                if owner is not None and owner != loop:
+                    self.add(location, f"refers to step {ref!r} inside core.for_each {owner!r}; outside the loop "
+                                       f"read its results as steps.{owner}.output.items")
+                elif ref in all_ids:
                     self.add(location, f"refers to step {ref!r} which runs after this one")
                 else:
                     self.add(location, f"refers to unknown step {ref!r}")
+            if loop is None:
+                for name in sorted(self.undeclared(text) & LOOP_NAMES):
+                    self.add(location, f"{name!r} exists only in the nested steps of a core.for_each")
+
+    def undeclared(self, text: str) -> set[str]:
+        """Names ``text`` reads from the run's context (not ones it sets itself, like a {% for %} variable)."""
+        try:
+            return meta.find_undeclared_variables(self.renderer.env.parse(text))
+        except TemplateSyntaxError:
+            return set()  # reported by Renderer.check
 
 
 def _strings(value: Any, path: str) -> list[tuple[str, str]]:
@@ -355,6 +393,17 @@ def _strings(value: Any, path: str) -> list[tuple[str, str]]:
     if isinstance(value, list | tuple):
         return [s for i, v in enumerate(value) for s in _strings(v, f"{path}[{i}]")]
     return [(path, value)] if _is_expression(value) else []
+
+
+def _loop_members(steps: list[Any]) -> dict[str, str]:
+    return {
+        child["id"]: raw["id"]
+        for raw in steps
+        if isinstance(raw, Mapping) and raw.get("uses") == "core.for_each" and isinstance(raw.get("id"), str)
+        and isinstance(raw.get("steps"), list)
+        for child in _raw_walk(raw["steps"])
+        if isinstance(child.get("id"), str)
+    }
 
 
 def _raw_walk(steps: list[Any]) -> list[Mapping[str, Any]]:

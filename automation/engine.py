@@ -3,6 +3,8 @@ each finished step before the next starts, until it succeeds, fails, or parks (`
 
 A crash repeats at most the step in flight. Parking (``core.delay``, a retry's back-off) commits the
 run as ``waiting`` with its wake-up time and asks RQ to wake it, so no worker is held while it waits.
+``core.approval`` parks with no wake-up time: the decision enqueues the run (automation/approvals.py).
+``core.for_each`` runs its items with Runners in item mode (automation/for_each.py, docs/loops.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from automation import connections, dispatch
+from automation import approvals, connections, dispatch, for_each
 from automation.actions import call_action, jsonable
 from automation.definitions import Definition, DefinitionError, Step, parse
 from automation.durations import DurationError, parse_duration
@@ -46,9 +48,9 @@ class StepFailed(Exception):
 
 @dataclass
 class Park:
-    """The run must wait until ``until`` before the step can go on."""
+    """The run must wait until ``until`` before the step can go on; None waits for an approval decision."""
 
-    until: datetime
+    until: datetime | None
     reason: str
 
 
@@ -97,6 +99,9 @@ class Runner:
         self.max_response_bytes = int(config["RELAY_MAX_RESPONSE_BYTES"])
         self.policy = OutboundPolicy.parse(config["RELAY_ALLOWED_HOSTS"])
         self.renderer = renderer(float(config["RELAY_EXPRESSION_TIMEOUT"]), int(config["RELAY_EXPRESSION_MAX_CHARS"]))
+        # Set when this Runner runs one item of a core.for_each (automation/for_each.py): its rows carry them.
+        self.parent_step_id: str | None = None
+        self.item_index: int | None = None
         self.runs: dict[str, list[StepRun]] = {}
         for step_run in db.session.scalars(
             sa.select(StepRun).where(StepRun.execution_id == execution.id, StepRun.parent_step_id.is_(None))
@@ -141,9 +146,11 @@ class Runner:
         self, step: Step, history: list[StepRun], context: dict[str, Any]
     ) -> dict[str, Any] | Park | None:
         """Run one attempt of ``step``: its output, a Park, or None when its ``if`` skipped it."""
+        if step.uses == "core.for_each":
+            return for_each.run(self, step, history, context)  # keeps its own row, items and parking
         waiting = history[-1] if history and history[-1].status == StepStatus.WAITING.value else None
         if waiting is not None:
-            return self._finish_wait(waiting)
+            return self._finish_approval(waiting) if waiting.action == "core.approval" else self._finish_wait(waiting)
         interruptions = sum(
             1 for r in history if r.status == StepStatus.INTERRUPTED.value and r.round == self.execution.round
         )
@@ -168,6 +175,8 @@ class Runner:
             raise StepFailed(str(exc)) from exc
         if step.uses == "core.delay":
             return self._start_wait(step, history, inputs)
+        if step.uses == "core.approval":
+            return self._start_approval(step, history, inputs)
         return self._call(step, history, inputs, connection_ref)
 
     def _call(self, step: Step, history: list[StepRun], inputs: dict[str, Any],
@@ -194,7 +203,8 @@ class Runner:
         attempt = self._record(step, StepStatus.RUNNING, attempt=len(history) + 1, input=redactor.redact(inputs))
         timeout = step.timeout.total_seconds() if step.timeout else self.step_timeout
         context = CallContext(execution_id=self.execution.id, step_id=step.id, attempt=attempt.attempt,
-                              timeout=timeout, max_response_bytes=self.max_response_bytes)
+                              timeout=timeout, max_response_bytes=self.max_response_bytes,
+                              item_index=self.item_index)
         try:
             output = call_action(step.uses, inputs, connection.for_action() if connection else None, context,
                                  self.policy)
@@ -233,6 +243,29 @@ class Runner:
         self._close(step_run, StepStatus.SUCCEEDED, output=output)
         return output
 
+    # -- core.approval -------------------------------------------------------------------------------
+
+    def _start_approval(self, step: Step, history: list[StepRun], inputs: dict[str, Any]) -> dict[str, Any] | Park:
+        try:
+            approvals.open_task(self.execution, step.id, inputs)
+        except approvals.ApprovalInvalid as exc:
+            self._record(step, StepStatus.FAILED, attempt=len(history) + 1, input=inputs, error=str(exc))
+            raise StepFailed(f"steps.{step.id}.with.{exc}") from exc
+        # Commits the task with the waiting attempt; a decision can only take it once the run is parked.
+        return self._finish_approval(
+            self._record(step, StepStatus.WAITING, attempt=len(history) + 1, input=inputs))
+
+    def _finish_approval(self, step_run: StepRun) -> dict[str, Any] | Park:
+        try:
+            output = approvals.outcome(self.execution.id, step_run.step_id)
+        except approvals.ApprovalInvalid as exc:
+            self._close(step_run, StepStatus.FAILED, error=exc.problem, retryable=False)
+            raise StepFailed(f"steps.{step_run.step_id}: {exc.problem}") from exc
+        if output is None:
+            return Park(None, f"waiting in '{step_run.step_id}' for an approval decision")
+        self._close(step_run, StepStatus.SUCCEEDED, output=output)
+        return output
+
     # -- bookkeeping ---------------------------------------------------------------------------------
 
     def _context(self) -> dict[str, Any]:
@@ -262,6 +295,7 @@ class Runner:
             action=step.uses, status=status.value, attempt=attempt, round=self.execution.round, input=input,
             output=output, error=error, retryable=retryable, started_at=now,
             finished_at=now if finished else None, resume_at=resume_at,
+            parent_step_id=self.parent_step_id, item_index=self.item_index,
         )
         db.session.add(step_run)
         self._commit()
@@ -309,7 +343,8 @@ class Runner:
     def _park(self, park: Park) -> str:
         self._transition(ExecutionStatus.WAITING, park.reason, wake_at=park.until, run_token=None,
                          lease_expires_at=None)
-        dispatch.enqueue_at(self.execution.id, park.until)
+        if park.until is not None:
+            dispatch.enqueue_at(self.execution.id, park.until)
         return ExecutionStatus.WAITING.value
 
     def _succeed(self, reason: str | None) -> str:

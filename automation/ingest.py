@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from automation import dispatch
+from automation import approvals, dispatch
 from automation.models import (
     Execution,
     ExecutionEvent,
@@ -123,7 +123,8 @@ def retry_execution(execution: Execution) -> Execution:
 
 
 def cancel_execution(execution: Execution) -> Execution:
-    """Stop a queued, waiting or running execution. A running step finishes its call but nothing after it runs.
+    """Stop a queued, waiting or running execution. A running step finishes its call but nothing after it runs;
+    a pending approval is cancelled with it.
 
     Raises:
         NotRunnable: the execution has already finished.
@@ -139,6 +140,7 @@ def cancel_execution(execution: Execution) -> Execution:
                        StepRun.status.in_([StepStatus.RUNNING.value, StepStatus.WAITING.value]))
                 .values(status=StepStatus.INTERRUPTED.value, error="cancelled", finished_at=utcnow())
             )
+            approvals.cancel_pending(execution.id)
             db.session.commit()
             db.session.refresh(execution)
             return execution

@@ -26,7 +26,8 @@ ALLOWED: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
             ExecutionStatus.CANCELLED,
         }
     ),
-    ExecutionStatus.WAITING: frozenset({ExecutionStatus.RUNNING, ExecutionStatus.CANCELLED}),
+    # waiting → queued: an approval decision hands the parked run to the queue (automation/approvals.py).
+    ExecutionStatus.WAITING: frozenset({ExecutionStatus.RUNNING, ExecutionStatus.QUEUED, ExecutionStatus.CANCELLED}),
     ExecutionStatus.FAILED: frozenset({ExecutionStatus.QUEUED}),
     ExecutionStatus.CANCELLED: frozenset({ExecutionStatus.QUEUED}),
     ExecutionStatus.SUCCEEDED: frozenset(),

@@ -1,7 +1,7 @@
 """Relay's data model (SQLAlchemy 2 typed models); one module per area, re-exported here."""
 
 from automation.models.accounts import ApiToken, Membership, Role, User, Workspace
-from automation.models.approvals import ApprovalTask, AuditLog
+from automation.models.approvals import ApprovalStatus, ApprovalTask, AuditLog
 from automation.models.base import Base, db, utcnow
 from automation.models.executions import (
     FINISHED,
@@ -17,6 +17,7 @@ from automation.models.workflows import Connection, Workflow, WorkflowStatus, Wo
 __all__ = [
     "FINISHED",
     "ApiToken",
+    "ApprovalStatus",
     "ApprovalTask",
     "AuditLog",
     "Base",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from automation.models.base import WorkspaceScoped, db, utcnow
 
 
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
 class ApprovalTask(db.Model, WorkspaceScoped):
+    """One decision a run waits for. Assigned to one user or to everyone holding ``assignee_role``."""
+
     __tablename__ = "approval_tasks"
     __table_args__ = (
         sa.Index("ix_approval_tasks_pending", "workspace_id", "status", "due_at"),
@@ -26,8 +36,10 @@ class ApprovalTask(db.Model, WorkspaceScoped):
     assignee_role: Mapped[str | None] = mapped_column(sa.String(20))
     title: Mapped[str] = mapped_column(sa.String(300))
     details: Mapped[str] = mapped_column(sa.Text, default="")
-    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(20), default=ApprovalStatus.PENDING.value)
     due_at: Mapped[datetime | None]
+    # When the last fifth of the SLA starts: stored so the inbox can sort by urgency in SQL on every backend.
+    due_soon_at: Mapped[datetime | None]
     remind_every_seconds: Mapped[int | None]
     escalate_to: Mapped[str | None] = mapped_column(sa.String(320))
     escalated_at: Mapped[datetime | None]

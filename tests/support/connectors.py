@@ -41,13 +41,18 @@ class TestConnector(Connector):
     def run(
         self, action: str, inputs: dict[str, Any], connection: Mapping[str, Any] | None, context: CallContext
     ) -> dict[str, Any]:
+        started = time.time()
         if action == "sleep":
             time.sleep(float(inputs["seconds"]))
         calls = _append(inputs["ledger"], inputs["mark"])
         if action == "flaky" and calls <= int(inputs["failures"]):
             raise ConnectorError(f"planned failure {calls} of {inputs['failures']}",
                                  retryable=bool(inputs.get("retryable", True)))
-        return {"mark": inputs["mark"], "calls": calls, "value": json.loads(json.dumps(inputs.get("value")))}
+        output = {"mark": inputs["mark"], "calls": calls, "value": json.loads(json.dumps(inputs.get("value")))}
+        if action == "sleep":
+            # When the sleep began and ended, so a test can see which calls overlapped.
+            output.update(started=started, finished=time.time())
+        return output
 
 
 register(TestConnector())
