@@ -112,7 +112,8 @@ def execution_json(execution: Execution) -> dict[str, Any]:
         "steps": [
             {
                 "step_id": s.step_id, "action": s.action, "status": s.status, "attempt": s.attempt,
-                "item_index": s.item_index, "input": s.input, "output": s.output, "error": s.error,
+                "parent_step_id": s.parent_step_id, "item_index": s.item_index,
+                "input": s.input, "output": s.output, "error": s.error,
                 "started_at": iso(s.started_at), "finished_at": iso(s.finished_at),
             }
             for s in steps
