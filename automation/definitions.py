@@ -24,10 +24,16 @@ from integrations import registry
 
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TRIGGER_TYPES = ("webhook", "schedule", "manual")
-STEP_KEYS = frozenset({"id", "uses", "with", "if", "connection", "retry", "timeout", "steps", "name"})
+STEP_KEYS = frozenset({"id", "uses", "with", "if", "connection", "retry", "timeout", "steps", "name",
+                       "continue_on_error"})
 TRIGGER_KEYS = frozenset({"type", "schedule", "verify", "response", "dedupe"})
 TOP_KEYS = frozenset({"trigger", "steps", "name", "description", "on_error"})
 MAX_TIMEOUT = timedelta(hours=1)
+# Schema checks an expression cannot pass before it runs (it may render to any value); checked at run time.
+EXPRESSION_DEFERRED = frozenset({
+    "type", "format", "enum", "const", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "multipleOf", "minLength", "maxLength", "minItems", "maxItems", "anyOf", "oneOf",
+})
 # Names core.for_each adds to its nested steps' context, and actions that cannot run inside one: parking
 # one item while the others go on is not supported, and a loop's rows have one level of item_index.
 LOOP_NAMES = frozenset({"item", "index"})
@@ -78,6 +84,8 @@ class Step:
     retry: Retry = field(default_factory=Retry)
     timeout: timedelta | None = None
     steps: tuple[Step, ...] = ()
+    # A failure (after its retries) is recorded and the run goes on: later steps read steps.<id>.status/.error.
+    continue_on_error: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -150,6 +158,7 @@ def _step(raw: Mapping[str, Any]) -> Step:
         ),
         timeout=parse_duration(raw["timeout"]) if raw.get("timeout") is not None else None,
         steps=tuple(_step(s) for s in raw.get("steps") or ()),
+        continue_on_error=raw.get("continue_on_error") is True,
         raw=raw,
     )
 
@@ -282,6 +291,12 @@ class _Validator:
             except DurationError as exc:
                 self.add(f"{where}.with.for", str(exc))
         self.policies(raw, where)
+        if "continue_on_error" in raw:
+            if not isinstance(raw["continue_on_error"], bool):
+                self.add(f"{where}.continue_on_error", "must be true or false")
+            elif loop is not None:
+                self.add(f"{where}.continue_on_error", "not inside core.for_each: a failed item is reported in the "
+                                                       "loop's output and fails the loop")
         for key in ("with", "if", "connection"):
             if key in raw:
                 self.expressions(raw[key], f"{where}.{key}", earlier, all_ids, loop)
@@ -315,8 +330,7 @@ class _Validator:
     def inputs(self, inputs: Mapping[str, Any], schema: Mapping[str, Any], where: str) -> None:
         validator = jsonschema.Draft202012Validator(schema)
         for error in sorted(validator.iter_errors(dict(inputs)), key=lambda e: list(e.absolute_path)):
-            if _is_expression(error.instance) and error.validator in ("type", "format", "enum", "pattern",
-                                                                      "minimum", "maximum", "minLength"):
+            if _is_expression(error.instance) and error.validator in EXPRESSION_DEFERRED:
                 continue  # an expression may render to any type; it is checked when it runs
             path = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             if error.validator == "required":

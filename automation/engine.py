@@ -87,6 +87,11 @@ def run_execution(execution_id: int) -> str | None:
             return Runner(execution, token, lease).fail_internal(exc)
 
 
+def _failed(error: str | None) -> dict[str, Any]:
+    """What later steps see of a step that failed with ``continue_on_error``."""
+    return {"status": StepStatus.FAILED.value, "output": None, "error": error}
+
+
 class Runner:
     """One worker's turn at one execution, holding the fencing ``token``."""
 
@@ -127,9 +132,15 @@ class Runner:
             if history and history[-1].status in DONE:
                 context["steps"][step.id] = {"status": history[-1].status, "output": history[-1].output}
                 continue
+            if history and step.continue_on_error and self._gave_up(step, history[-1]):
+                context["steps"][step.id] = _failed(history[-1].error)
+                continue
             try:
                 outcome = self._run_step(step, history, context)
             except StepFailed as exc:
+                if step.continue_on_error and not self._will_retry(step, exc.retryable):
+                    context["steps"][step.id] = _failed(exc.message)
+                    continue
                 return self._after_failure(step, exc)
             if isinstance(outcome, Park):
                 return self._park(outcome)
@@ -327,12 +338,23 @@ class Runner:
 
     # -- endings -------------------------------------------------------------------------------------
 
-    def _after_failure(self, step: Step, exc: StepFailed) -> str:
-        failed = sum(
+    def _failed_attempts(self, step: Step) -> int:
+        return sum(
             1 for r in self.runs.get(step.id, [])
             if r.round == self.execution.round and r.status == StepStatus.FAILED.value
         )
-        if exc.retryable and failed < step.retry.attempts:
+
+    def _will_retry(self, step: Step, retryable: bool | None) -> bool:
+        return bool(retryable) and self._failed_attempts(step) < step.retry.attempts
+
+    def _gave_up(self, step: Step, last: StepRun) -> bool:
+        """Whether ``last`` is a failure of this round that no retry will follow (continue_on_error moves on)."""
+        return (last.status == StepStatus.FAILED.value and last.round == self.execution.round
+                and not self._will_retry(step, last.retryable))
+
+    def _after_failure(self, step: Step, exc: StepFailed) -> str:
+        failed = self._failed_attempts(step)
+        if self._will_retry(step, exc.retryable):
             delay = step.retry.delay(failed)
             if exc.retry_after is not None:
                 delay = max(delay, timedelta(seconds=exc.retry_after))
