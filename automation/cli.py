@@ -1,4 +1,4 @@
-"""The ``relay`` command: up, worker, scheduler, db, users, tokens, workflows, keys.
+"""The ``relay`` command: up, worker, scheduler, db, users, tokens, workflows, templates, keys.
 
 Every command builds the app through ``create_app`` (settings from the environment); a bad setting
 prints one line naming the variable and exits 2, never a traceback.
@@ -227,6 +227,27 @@ def import_workflow(app: Flask, file: Any, workspace: str | None, name: str | No
     except UnicodeDecodeError:
         _fail("the file is not UTF-8 text")
     click.echo(f"imported workflow {workflow.id} ({workflow.name}) as a draft; publish it to run it")
+
+
+@cli.group()
+def templates() -> None:
+    """The template library (templates_library/)."""
+
+
+@templates.command("validate")
+def validate_templates() -> None:
+    """Check every template: its fields, its parameters' examples and defaults, and its definition."""
+    from automation.template_checks import check_library  # noqa: PLC0415
+
+    reports = check_library()
+    for report in reports:
+        click.echo(f"{'✗' if report.problems else '✓'} {report.key}")
+        for problem in report.problems:
+            click.echo(f"    {problem}")
+    failed = sum(1 for report in reports if report.problems)
+    click.echo(f"{len(reports) - failed} of {len(reports)} templates are valid")
+    if failed:
+        sys.exit(1)
 
 
 @cli.group()

@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
         api_connections,
         api_executions,
         api_schedules,
+        api_templates,
         api_versions,
     )
     from automation.web.api import api  # noqa: PLC0415

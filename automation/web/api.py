@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, g, jsonify, request, url_for
 
-from automation import ingest, workflows
+from automation import ingest, template_instances, workflows
 from automation.definitions import DefinitionError
 from automation.models import Workflow, db
 from automation.scoping import get_or_404, scoped
@@ -23,6 +23,7 @@ api.before_request(require_token)
 
 MAX_IDEMPOTENCY_KEY = 255
 WORKFLOW_FIELDS = frozenset({"name", "definition", "params"})
+TEMPLATE_FIELDS = frozenset({"template", "name", "params", "publish"})
 
 
 def invalid(exc: DefinitionError) -> ApiError:
@@ -75,12 +76,35 @@ def list_workflows() -> Response:
 
 @api.post("/workflows")
 def create_workflow() -> tuple[Response, int]:
+    """From ``{"name", "definition", "params"?}``, or from a template: ``{"template", "name"?, "params",
+    "publish"?}`` (docs/templates.md)."""
     body = json_object()
+    if "template" in body:
+        return _create_from_template(body)
     _unknown_fields(body, WORKFLOW_FIELDS)
     try:
         workflow = workflows.create_workflow(
             g.identity.workspace_id, _name(body), _definition(body, required=True),
             params=_params(body), author_id=g.identity.user_id,
+        )
+    except DefinitionError as exc:
+        raise invalid(exc) from None
+    return jsonify(workflow_json(workflow)), 201
+
+
+def _create_from_template(body: dict[str, Any]) -> tuple[Response, int]:
+    if "definition" in body:
+        raise ApiError(400, "give either 'definition' or 'template', not both")
+    _unknown_fields(body, TEMPLATE_FIELDS)
+    if not isinstance(body["template"], str):
+        raise ApiError(400, "'template' must be a template key such as 'lead-to-slack'")
+    publish = body.get("publish", False)
+    if not isinstance(publish, bool):
+        raise ApiError(400, "'publish' must be true or false")
+    try:
+        workflow = template_instances.create_from_template(
+            g.identity.workspace_id, body["template"], _name(body), _params(body), author_id=g.identity.user_id,
+            publish=publish,
         )
     except DefinitionError as exc:
         raise invalid(exc) from None
@@ -102,9 +126,17 @@ def edit_workflow(workflow_id: str) -> Response:
     workflow = get_or_404(Workflow, workflow_id, "workflow")
     body = json_object()
     _unknown_fields(body, WORKFLOW_FIELDS)
+    definition, params = _definition(body, required=False), _params(body)
     try:
-        workflows.update_workflow(workflow, name=_name(body), definition=_definition(body, required=False),
-                                  params=_params(body), author_id=g.identity.user_id)
+        if workflow.template_key and definition is None and params is not None:
+            # Params alone re-render the template (docs/templates.md), so a new time also moves the schedule.
+            instance = template_instances.reinstantiate(workflow, params)
+            definition, params = instance.definition, instance.params
+        elif definition is not None:
+            # A definition edited by hand is the workflow's own from now on: later params edits keep it.
+            workflow.template_key = None
+        workflows.update_workflow(workflow, name=_name(body), definition=definition, params=params,
+                                  author_id=g.identity.user_id)
     except DefinitionError as exc:
         raise invalid(exc) from None
     return jsonify(workflow_json(workflow))
