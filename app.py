@@ -30,7 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Raises:
         ConfigError: when an environment variable has a value Relay cannot use.
     """
-    app = Flask("automation", instance_relative_config=True,
+    # No app-level static folder: the pages blueprint serves automation/web/static at /static.
+    app = Flask("automation", instance_relative_config=True, static_folder=None,
                 instance_path=str(Path(__file__).resolve().parent / "instance"))
     app.config.update(Settings.from_env().as_flask_config())
     if config:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from automation.models import ApiToken, Membership, Role, User, Workspace, db, utcnow
 
@@ -27,7 +27,10 @@ class AccountError(ValueError):
 
 @dataclass(frozen=True)
 class TokenIdentity:
-    token_id: int
+    """Who is calling, in which workspace, with which role: from an API token, or a signed-in session
+    (``token_id`` None)."""
+
+    token_id: int | None
     user_id: int
     workspace_id: int
     role: Role
@@ -124,6 +127,43 @@ def authenticate_token(token: str) -> TokenIdentity | None:
         row.last_used_at = now
         db.session.commit()
     return TokenIdentity(row.id, row.user_id, row.workspace_id, Role(membership.role), row.read_only)
+
+
+def has_users() -> bool:
+    return db.session.scalar(sa.select(User.id).limit(1)) is not None
+
+
+def check_password(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (the same answer for either being wrong)."""
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_active or not user.password_hash:
+        # Hash anyway, so the answer takes as long for an unknown email as for a wrong password.
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Raises AccountError when ``current`` is wrong or ``new`` too short. Commits."""
+    if not user.password_hash or not check_password_hash(user.password_hash, current):
+        raise AccountError("the current password is not right")
+    if len(new) < 8:
+        raise AccountError("the new password must have at least 8 characters")
+    user.password_hash = generate_password_hash(new)
+    db.session.commit()
+
+
+def session_identity(user: User) -> TokenIdentity | None:
+    """The identity of a signed-in user in their first workspace (the switcher comes with workspaces)."""
+    membership = db.session.scalar(
+        sa.select(Membership).where(Membership.user_id == user.id).order_by(Membership.workspace_id).limit(1)
+    )
+    if membership is None or not user.is_active:
+        return None
+    return TokenIdentity(None, user.id, membership.workspace_id, Role(membership.role), False)
+
+
+_DUMMY_HASH = generate_password_hash("relay-timing-equaliser")
 
 
 def _membership(user_id: int, workspace_id: int) -> Membership | None:

@@ -149,8 +149,8 @@ def _start_children(commands: dict[str, list[str]], env: dict[str, str]) -> Chil
 def _announce(host: str, port: int) -> None:
     relay = _relay_command()
     click.echo(f"Relay is running at http://{host}:{port}  (Ctrl-C stops it)")
-    click.echo(f"Create the first user:  {relay} users create you@example.com --role owner")
-    click.echo(f"and an API token:       {relay} tokens create you@example.com")
+    click.echo("Open it in a browser: the first visit creates the owner's account.")
+    click.echo(f"For the API, a token:  {relay} tokens create you@example.com")
 
 
 def _relay_command() -> str:

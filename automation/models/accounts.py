@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from automation.models.base import Timestamps, db, utcnow
@@ -25,7 +26,9 @@ class Workspace(db.Model, Timestamps):
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
 
 
-class User(db.Model, Timestamps):
+class User(UserMixin, db.Model, Timestamps):
+    """A person; Flask-Login reads ``is_active`` and ``get_id`` (UserMixin) for sessions."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

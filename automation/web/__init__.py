@@ -1,5 +1,5 @@
-"""Flask blueprints: ops (health), api (REST v1) and hooks (incoming webhooks, rate-limited), plus the
-API's error shape."""
+"""Flask blueprints: ops (health), api (REST v1 and the older /api), hooks (incoming webhooks,
+rate-limited) and pages (browser sessions with CSRF), plus the API's error shape."""
 
 from __future__ import annotations
 
@@ -20,11 +20,15 @@ def register_blueprints(app: Flask) -> None:
     from automation.web.errors import register_error_handlers  # noqa: PLC0415
     from automation.web.hooks import hooks  # noqa: PLC0415
     from automation.web.ops import ops  # noqa: PLC0415
+    from automation.web.pages import pages  # noqa: PLC0415
     from automation.web.rate_limits import init_rate_limits  # noqa: PLC0415
+    from automation.web.sessions import init_sessions  # noqa: PLC0415
 
     app.register_blueprint(ops)
     app.register_blueprint(api)
     app.register_blueprint(api_compat)
     app.register_blueprint(hooks)
+    app.register_blueprint(pages)
     register_error_handlers(app)
     init_rate_limits(app, hooks)
+    init_sessions(app, exempt=[api, api_compat, hooks, ops])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -190,8 +191,9 @@ def test_relay_up_serves_health_and_a_signal_stops_everything(relay_up, stop_sig
     assert len(children) >= 6, children
     output = up.output()
     assert f"Relay is running at http://127.0.0.1:{up.port}" in output
-    assert "relay users create you@example.com --role owner" in output
+    assert "Open it in a browser: the first visit creates the owner's account." in output
     assert "relay tokens create you@example.com" in output
+    assert urllib.request.urlopen(f"http://127.0.0.1:{up.port}/setup", timeout=10).status == 200
 
     up.popen.send_signal(stop_signal)
     assert up.popen.wait(timeout=15) == 0, up.output()
