@@ -35,6 +35,16 @@ class _RemembersStop:
         self.stop_asked = True
         super().request_stop(signum, frame)  # type: ignore[misc]
 
+    def stop_before_loop(self, signum: int, frame: FrameType | None) -> None:
+        """The handler until RQ installs its own: RQ logs "Listening on" and starts its scheduler first, and a
+        SIGTERM in that gap would otherwise kill the worker with the default action."""
+        self.stop_asked = True
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()  # type: ignore[misc]
+        if self.stop_asked:
+            self._stop_requested = True  # RQ's loop checks this before its first dequeue
+
 
 class RelayWorker(_RemembersStop, Worker):
     """RQ's forking worker (a work horse per job)."""
@@ -64,6 +74,8 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
             worker = worker_class(
                 [dispatch.queue()], connection=get_redis(app), name=f"relay-{socket.gethostname()}-{os.getpid()}"
             )
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, worker.stop_before_loop)
             try:
                 worked = worker.work(burst=burst, with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
                 # RQ returns from work() both when asked to stop and when Redis failed under it.
