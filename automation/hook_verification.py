@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,8 @@ from automation.secret_box import SecretsUnreadable
 from integrations.webhook import SECRET_PREFIX, secret_problem
 
 CONNECTION_TYPE = "webhook_secret"
+# One entry of a Standard Webhooks signature header: a version, a comma, the base64 signature.
+SIGNATURE_ENTRY = re.compile(r"v[0-9]+[a-z]*,[A-Za-z0-9+/]+={0,2}")
 
 
 class VerificationFailed(Exception):
@@ -97,6 +100,10 @@ def _standard_webhooks(secret: str, raw: bytes, headers: Mapping[str, str]) -> N
     except UnicodeDecodeError:
         raise VerificationFailed("signature_mismatch", "the body is not UTF-8, so it cannot match a Standard "
                                                        "Webhooks signature") from None
+    # Checked here, not left to the library: how it reports a malformed header changed between its releases.
+    if not any(SIGNATURE_ENTRY.fullmatch(entry) for entry in headers["webhook-signature"].split()):
+        raise VerificationFailed("signature_malformed", "webhook-signature is not a list of 'v1,<base64>' "
+                                                        "signatures")
     wanted = {name: headers[name] for name in STANDARD_WEBHOOKS_HEADERS}
     try:
         Webhook(secret).verify(text, wanted, json_parse=False)
