@@ -2,12 +2,16 @@
 delegating it with a compare-and-set, and the output the run goes on with.
 
 The run waits without holding a worker: the engine parks it ``waiting`` with no wake-up time, so neither
-RQ nor the reaper wakes it, and an SLA passing leaves it waiting (reminders and escalation come later;
-the task keeps what they need). A decision moves the execution ``waiting → queued`` and the task out of
+RQ nor the reaper wakes it, and an SLA passing leaves it waiting (reminders and escalation move the task,
+not the run: automation/approval_sla.py). A decision moves the execution ``waiting → queued`` and the task out of
 ``pending`` in one transaction, then enqueues the run; the worker that picks it up finds the task decided
 and finishes the step with ``{decision, decided_by, comment, decided_at}``. When the run is not
 ``waiting`` at that moment (a worker holds it for a moment), the decision is refused as a conflict and
 nothing changes: a decision is never taken without the run being handed on.
+
+With ``notify`` (an smtp or slack connection) the task owes its assignee a notice when it opens and again
+when it is delegated; ``notice_due`` records that, and the scheduler's approval pass sends it
+(automation/approval_notify.py), never the transaction that opens or moves the task.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from automation import dispatch
+from automation import connections, dispatch
 from automation.approval_inbox import ROLE_PREFIX, assignee_label
 from automation.durations import DurationError, parse_duration
 from automation.models import (
@@ -40,6 +44,8 @@ from automation.transitions import change_status
 # Viewers only read; every other role may decide what is addressed to it (owners: everything).
 DECIDERS = frozenset({Role.OWNER, Role.EDITOR, Role.APPROVER})
 DECIDED = frozenset({ApprovalStatus.APPROVED, ApprovalStatus.REJECTED})
+# The connection types a task can notify through (integrations/email.py, integrations/slack.py).
+NOTIFY_TYPES = frozenset({"smtp", "slack"})
 # A task is "due soon" in the last fifth of its SLA (approval_inbox.py sorts by it).
 DUE_SOON_SHARE = 0.2
 MAX_TITLE = 300
@@ -116,6 +122,7 @@ def open_task(execution: Execution, step_id: str, inputs: Mapping[str, Any]) -> 
         escalate_to = str(find_assignee(execution.workspace_id, escalate_to, "escalate_to"))
     due_in = _duration(inputs.get("due_in"), "due_in")
     remind_every = _duration(inputs.get("remind_every"), "remind_every")
+    notify, channel = _notify_target(execution.workspace_id, inputs.get("notify"), inputs.get("notify_channel"))
     now = utcnow()
     task = ApprovalTask(
         workspace_id=execution.workspace_id, execution_id=execution.id, step_id=step_id, round=execution.round,
@@ -129,6 +136,7 @@ def open_task(execution: Execution, step_id: str, inputs: Mapping[str, Any]) -> 
         due_soon_at=now + due_in * (1 - DUE_SOON_SHARE) if due_in else None,
         remind_every_seconds=round(remind_every.total_seconds()) if remind_every else None,
         escalate_to=escalate_to,
+        notify_connection=notify, notify_channel=channel, notice_due="opened" if notify else None,
         created_at=now,
     )
     db.session.add(task)
@@ -261,7 +269,9 @@ def delegate(task: ApprovalTask, actor: Actor, to: Any, comment: str | None = No
     if task.assignee_user_id == target.user.id:
         raise BadDecision(f"this approval is already assigned to {target.user.email}")
     before = _snapshot(task)
-    if not _compare_and_set(task, assignee_user_id=target.user.id, assignee_role=None):
+    # The new assignee is told like the first one was, by the next approval pass.
+    notice = {"notice_due": "delegated"} if task.notify_connection else {}
+    if not _compare_and_set(task, assignee_user_id=target.user.id, assignee_role=None, **notice):
         raise _conflict(task)
     comment = (comment or "").strip() or None
     status = db.session.scalar(sa.select(Execution.status).where(Execution.id == task.execution_id))
@@ -336,6 +346,25 @@ def _text(value: Any, field: str) -> str:
     if isinstance(value, Mapping | list):
         raise ApprovalInvalid(field, "must be text, not a list or mapping")
     return str(value).strip()
+
+
+def _notify_target(workspace_id: int, notify: Any, channel: Any) -> tuple[str | None, str | None]:
+    """The connection name (and Slack channel) to notify through; an empty ``notify`` means no notices.
+
+    Checked when the task opens, so a misspelt connection fails the step instead of silently notifying nobody.
+    """
+    name, channel = _text(notify, "notify") or None, _text(channel, "notify_channel") or None
+    if name is None:
+        return None, None
+    found = connections.find(workspace_id, name)
+    if found is None:
+        raise ApprovalInvalid("notify", f"connection {name!r} does not exist in this workspace")
+    if found.connector not in NOTIFY_TYPES:
+        raise ApprovalInvalid("notify", f"{found.name!r} is a {found.connector} connection; notify through an "
+                                        "smtp or slack connection")
+    if found.connector == "slack" and channel is None:
+        raise ApprovalInvalid("notify_channel", "required with a slack connection: the channel to post to")
+    return found.name, channel if found.connector == "slack" else None
 
 
 def _duration(value: Any, field: str) -> timedelta | None:

@@ -70,6 +70,11 @@ class Core(Connector):
                     "due_in": {"type": "string", "description": "the SLA, a duration such as 4h or 2d"},
                     "remind_every": {"type": "string", "description": "how often to remind, e.g. 4h"},
                     "escalate_to": {"type": "string", "description": "email or role:<name> to escalate to"},
+                    "notify": {"type": "string",
+                               "description": "an smtp or slack connection to notify the assignee through, "
+                                              "with links to approve or reject"},
+                    "notify_channel": {"type": "string",
+                                       "description": "the Slack channel to post to (with a slack connection)"},
                 },
                 "additionalProperties": False,
             },

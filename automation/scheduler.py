@@ -1,14 +1,16 @@
 """The ``relay scheduler`` process: leader election, and APScheduler as the leader's clock.
 
 Every scheduler process tries for the leader lock (automation/leader.py) every third of its expiry
-(RELAY_LEADER_TTL). The one that holds it runs three kinds of job; the others only wait:
+(RELAY_LEADER_TTL). The one that holds it runs four kinds of job; the others only wait:
 
 - ``sync`` every RELAY_SCHEDULE_SYNC: schedule states follow the workflows (automation/firing.py), and
   one fire job per schedule is added, rescheduled or removed to match;
 - one fire job per schedule, woken by ``ScheduleTrigger`` at each fire time, which hands the work to
   ``firing.fire_due`` — that reads what is due from the database, so a late, repeated or concurrent run
   is harmless;
-- the reaper every RELAY_REAPER_INTERVAL.
+- the reaper every RELAY_REAPER_INTERVAL;
+- the approval pass (escalations, notices, reminders; automation/approval_sla.py) every
+  ``approval_sla.PASS_INTERVAL`` seconds.
 
 Losing the lock removes every job at once, and fire jobs stop on their own once the lock may have
 expired, so a leader cut off from Redis stops before a standby can take over. SIGTERM and SIGINT stop
@@ -30,6 +32,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from flask import Flask
 
+from automation import approval_sla
 from automation.firing import ScheduleSync, SyncResult, fire_due
 from automation.leader import LeaderLock, beat, heartbeat_key, lock_key
 from automation.reaper import reap
@@ -150,6 +153,15 @@ class SchedulerProcess:
             except Exception:  # a database or Redis outage: log it and try again next interval
                 log.exception("reaper pass failed")
 
+    def approval_pass(self) -> None:
+        if not self.holds_lock():
+            return
+        with self.app.app_context():
+            try:
+                approval_sla.run_pass()
+            except Exception:  # a database outage: what is due stays due for the next pass
+                log.exception("approval pass failed")
+
     def _lead(self) -> None:
         now = datetime.now(UTC)
         with self._guard:
@@ -158,6 +170,8 @@ class SchedulerProcess:
                                next_run_time=now)
             self.clock.add_job(self.reap, "interval", seconds=float(self.app.config["RELAY_REAPER_INTERVAL"]),
                                id="reaper", next_run_time=now)
+            self.clock.add_job(self.approval_pass, "interval", seconds=approval_sla.PASS_INTERVAL, id="approvals",
+                               next_run_time=now)
         log.info("scheduler %s: became leader", self.lock.token)
 
     def _step_down(self, reason: str) -> None:

@@ -25,6 +25,8 @@ class ApprovalTask(db.Model, WorkspaceScoped):
     __tablename__ = "approval_tasks"
     __table_args__ = (
         sa.Index("ix_approval_tasks_pending", "workspace_id", "status", "due_at"),
+        # Analytics reads the tasks decided in a window.
+        sa.Index("ix_approval_tasks_workspace_decided", "workspace_id", "decided_at"),
         sa.UniqueConstraint("execution_id", "step_id", "round"),
     )
 
@@ -44,6 +46,14 @@ class ApprovalTask(db.Model, WorkspaceScoped):
     escalate_to: Mapped[str | None] = mapped_column(sa.String(320))
     escalated_at: Mapped[datetime | None]
     last_reminded_at: Mapped[datetime | None]
+    # Notifications (automation/approval_notify.py): the smtp or slack connection's name, the Slack channel,
+    # the notice still owed ("opened", "delegated", "escalated"; claimed with a compare-and-set before sending),
+    # and the outcome of the last one sent.
+    notify_connection: Mapped[str | None] = mapped_column(sa.String(120))
+    notify_channel: Mapped[str | None] = mapped_column(sa.String(200))
+    notice_due: Mapped[str | None] = mapped_column(sa.String(20))
+    notified_at: Mapped[datetime | None]
+    notify_error: Mapped[str | None] = mapped_column(sa.Text)
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     comment: Mapped[str | None] = mapped_column(sa.Text)
     decided_at: Mapped[datetime | None]

@@ -45,6 +45,8 @@ class Execution(db.Model, WorkspaceScoped):
         sa.Index("ix_executions_workspace_status", "workspace_id", "status", "id"),
         sa.Index("ix_executions_status_wake", "status", "wake_at"),
         sa.Index("ix_executions_status_lease", "status", "lease_expires_at"),
+        # Analytics (automation/analytics.py) reads a workspace's runs by creation time.
+        sa.Index("ix_executions_workspace_created", "workspace_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

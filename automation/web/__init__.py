@@ -8,6 +8,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from automation.web import (  # noqa: F401, PLC0415 - register views on `api`
+        api_analytics,
         api_approvals,
         api_connections,
         api_executions,

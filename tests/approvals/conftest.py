@@ -67,12 +67,7 @@ def ctx(app: Flask) -> Iterator[Flask]:
 @pytest.fixture
 def tokens(ctx: Flask) -> dict[str, dict[str, str]]:
     """A bearer header per person (keys of PEOPLE), plus ``read_only`` (the approver's read-only token)."""
-    headers = {}
-    for key, (email, role) in PEOPLE.items():
-        create_user(email, PASSWORD, role)
-        headers[key] = bearer(create_api_token(email))
-    headers["read_only"] = bearer(create_api_token("ada@example.com", read_only=True))
-    return headers
+    return create_people()
 
 
 @pytest.fixture
@@ -83,28 +78,40 @@ def other_workspace(tokens: dict[str, dict[str, str]]) -> dict[str, str]:
     return bearer(create_api_token("otto@example.com", workspace="Other"))
 
 
+def create_people() -> dict[str, dict[str, str]]:
+    """Everyone of PEOPLE in the default workspace: a bearer header each, plus ``read_only`` (ada's)."""
+    headers = {}
+    for key, (email, role) in PEOPLE.items():
+        create_user(email, PASSWORD, role)
+        headers[key] = bearer(create_api_token(email))
+    headers["read_only"] = bearer(create_api_token("ada@example.com", read_only=True))
+    return headers
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def publish_workflow(definition: dict[str, Any], name: str = "Refunds") -> Workflow:
+    """A published, active workflow of the default workspace with this definition."""
+    workspace = default_workspace(create=False)
+    assert workspace is not None
+    workflow = Workflow(workspace_id=workspace.id, name=name, status=WorkflowStatus.ACTIVE.value,
+                        hook_token=secrets.token_urlsafe(24), latest_version_number=1, params={})
+    db.session.add(workflow)
+    db.session.flush()
+    version = WorkflowVersion(workspace_id=workspace.id, workflow_id=workflow.id, number=1,
+                              definition=definition, params={}, published_at=utcnow())
+    db.session.add(version)
+    db.session.flush()
+    workflow.current_version_id = version.id
+    db.session.commit()
+    return workflow
+
+
 @pytest.fixture
 def publish(tokens: dict[str, dict[str, str]]) -> Callable[..., Workflow]:
-    def make(definition: dict[str, Any], name: str = "Refunds") -> Workflow:
-        workspace = default_workspace(create=False)
-        assert workspace is not None
-        workflow = Workflow(workspace_id=workspace.id, name=name, status=WorkflowStatus.ACTIVE.value,
-                            hook_token=secrets.token_urlsafe(24), latest_version_number=1, params={})
-        db.session.add(workflow)
-        db.session.flush()
-        version = WorkflowVersion(workspace_id=workspace.id, workflow_id=workflow.id, number=1,
-                                  definition=definition, params={}, published_at=utcnow())
-        db.session.add(version)
-        db.session.flush()
-        workflow.current_version_id = version.id
-        db.session.commit()
-        return workflow
-
-    return make
+    return publish_workflow
 
 
 @pytest.fixture

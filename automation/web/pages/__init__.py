@@ -1,8 +1,9 @@
 """Server-rendered pages for business users (Jinja2 templates in web/templates, CSS and JS in web/static).
 
-Every page needs a signed-in user, except the first-run setup (only while there are no users) and the
-sign-in page. ``g.identity`` is set from the session the same way the API sets it from a token, so pages
-query through ``scoping.scoped`` like the API does. Viewers and approvers see; owners and editors change.
+Every page needs a signed-in user, except the first-run setup (only while there are no users), the
+sign-in page and the signed approval links of notifications (approval_links.py). ``g.identity`` is set
+from the session the same way the API sets it from a token, so pages query through ``scoping.scoped`` like
+the API does. Viewers and approvers see; owners and editors change.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ pages = Blueprint("pages", __name__, template_folder="../templates", static_fold
 
 # The main navigation; a page module that is not there yet is left out rather than breaking every page.
 NAV = (("pages.home", "Home"), ("pages.gallery", "Templates"), ("pages.workflows", "Workflows"),
-       ("pages.runs", "Runs"), ("pages.approvals", "Approvals"), ("pages.connections", "Connections"))
-PUBLIC = frozenset({"pages.setup", "pages.login", "pages.static"})
+       ("pages.runs", "Runs"), ("pages.approvals", "Approvals"), ("pages.analytics", "Analytics"),
+       ("pages.connections", "Connections"))
+# approval_link: a notification's signed link is the credential (automation/web/pages/approval_links.py).
+PUBLIC = frozenset({"pages.setup", "pages.login", "pages.static", "pages.approval_link"})
 WRITERS = frozenset({Role.OWNER, Role.EDITOR})
 
 
@@ -60,4 +63,14 @@ def require_owner() -> None:
         abort(403, description="only an owner can do this")
 
 
-from automation.web.pages import account, connections, dashboard, gallery, runs, workflows  # noqa: E402, F401 - register their views on `pages`
+from automation.web.pages import (  # noqa: E402, F401 - register their views on `pages`
+    account,
+    analytics,
+    approval_links,
+    approvals,
+    connections,
+    dashboard,
+    gallery,
+    runs,
+    workflows,
+)
