@@ -4,7 +4,6 @@ clients for each role, and (for the Chromium tests) a live server and a headless
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,7 +18,6 @@ from automation.models import db
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
@@ -81,20 +79,6 @@ def live_server(app: Flask) -> Iterator[str]:
     thread.join(timeout=10)
     with app.app_context():
         db.session.remove()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only the browser tests need it
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Chromium is not installed: `apt-get install chromium` (.ci/run does this)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
