@@ -16,6 +16,7 @@ from automation.embedded_redis import EmbeddedRedis
 from automation.models import db
 from automation.redaction import install_log_redaction
 from automation.redis_client import init_redis
+from automation.scoping import install as install_workspace_scoping
 from automation.secret_box import init_secret_box
 from automation.storage import engine_options, init_storage
 from integrations.registry import load_plugins
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["RELAY_MAX_BODY_BYTES"]
 
     db.init_app(app)
+    install_workspace_scoping(db)
     migrate.init_app(app, db, directory=MIGRATIONS)
     init_storage(app)
     init_redis(app)

@@ -22,12 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from automation import approval_links, connections
-from automation.actions import call_action
+from automation import approval_links, connection_mail, connections
 from automation.approval_inbox import ROLE_PREFIX, assignee_label
 from automation.models import ApprovalStatus, ApprovalTask, Execution, Membership, User, Workflow, db, utcnow
-from integrations.base import CallContext, ConnectorError
-from integrations.outbound import OutboundPolicy
+from integrations.base import ConnectorError
 
 log = logging.getLogger(__name__)
 
@@ -101,23 +99,16 @@ def _send(task: ApprovalTask, kind: str, now: datetime) -> None:
     if found is None or found.connector not in ACTIONS:
         raise ConnectorError(f"connection {task.notify_connection!r} is gone or is no longer smtp or slack")
     uses = ACTIONS[found.connector]
-    loaded = connections.load_for_step(task.workspace_id, found.name, found.connector, uses)
     people = recipients(task)
     if not people:
         raise ConnectorError(f"nobody to notify: {assignee_label(task)} has no active member")
-    config = current_app.config
-    policy = OutboundPolicy.parse(config["RELAY_ALLOWED_HOSTS"])
 
     def call(inputs: dict[str, Any], recipient: str) -> None:
-        # A step id of its own per notice and recipient: email.send derives the Message-ID from it.
-        context = CallContext(execution_id=task.execution_id, step_id=f"{task.step_id}.approval-{task.id}.{kind}."
-                              f"{int(now.timestamp())}.{recipient}", attempt=1,
-                              timeout=float(config["RELAY_STEP_TIMEOUT"]),
-                              max_response_bytes=int(config["RELAY_MAX_RESPONSE_BYTES"]))
-        try:
-            call_action(uses, inputs, loaded.for_action(), context, policy)
-        except ConnectorError as exc:
-            raise ConnectorError(loaded.redactor.text(exc.message)) from None
+        # A message key of its own per notice and recipient: email.send derives the Message-ID from it.
+        connection_mail.call_through(task.workspace_id, found.name, found.connector, uses, inputs,
+                                     execution_id=task.execution_id,
+                                     message_key=f"{task.step_id}.approval-{task.id}.{kind}.{int(now.timestamp())}."
+                                                 f"{recipient}")
 
     subject = f"{INTROS[kind]}: {task.title}"
     if uses == "email.send":

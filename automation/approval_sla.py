@@ -22,13 +22,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from automation import approval_notify
+from automation import approval_notify, audit
 from automation.approval_inbox import assignee_label
 from automation.approvals import ApprovalInvalid, find_assignee
 from automation.models import (
     ApprovalStatus,
     ApprovalTask,
-    AuditLog,
     Execution,
     ExecutionEvent,
     db,
@@ -100,9 +99,8 @@ def _escalate(task: ApprovalTask, now: datetime) -> bool:
     # Not a status change, but the run's history is where people look for what happened to it.
     db.session.add(ExecutionEvent(workspace_id=task.workspace_id, execution_id=task.execution_id,
                                   from_status=status, to_status=status, reason=reason, at=now))
-    db.session.add(AuditLog(workspace_id=task.workspace_id, actor_user_id=None, actor=ACTOR,
-                            action="approval.escalate", target_type="approval", target_id=str(task.id),
-                            before=before, after={**before, "assignee": assignee}))
+    audit.record(task.workspace_id, "approval.escalate", "approval", task.id, actor=None, actor_label=ACTOR,
+                 before=before, after={**before, "assignee": assignee})
     db.session.commit()
     return True
 

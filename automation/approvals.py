@@ -23,13 +23,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from automation import connections, dispatch
+from automation import audit, connections, dispatch
 from automation.approval_inbox import ROLE_PREFIX, assignee_label
 from automation.durations import DurationError, parse_duration
 from automation.models import (
     ApprovalStatus,
     ApprovalTask,
-    AuditLog,
     Execution,
     ExecutionEvent,
     ExecutionStatus,
@@ -327,10 +326,8 @@ def _snapshot(task: ApprovalTask) -> dict[str, Any]:
 
 
 def _audit(task: ApprovalTask, actor: Actor, action: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-    db.session.add(AuditLog(
-        workspace_id=task.workspace_id, actor_user_id=actor.user.id, actor=actor.user.email, action=action,
-        target_type="approval", target_id=str(task.id), ip=actor.ip, before=before, after=after,
-    ))
+    audit.record(task.workspace_id, action, "approval", task.id, actor=actor.user, before=before, after=after,
+                 ip=actor.ip)
 
 
 def _tasks(execution_id: int, step_id: str) -> list[ApprovalTask]:

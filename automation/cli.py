@@ -1,4 +1,4 @@
-"""The ``relay`` command: up, worker, scheduler, db, users, tokens, workflows, templates, keys.
+"""The ``relay`` command: up, worker, scheduler, db, workspaces, users, tokens, workflows, templates, keys.
 
 Every command builds the app through ``create_app`` (settings from the environment); a bad setting
 prints one line naming the variable and exits 2, never a traceback.
@@ -127,6 +127,40 @@ def downgrade(app: Flask, revision: str) -> None:
     click.echo("database schema went back one migration" if revision == "-1" else f"database schema is at {revision}")
 
 
+# Who the audit trail names for changes made from the shell (there is no signed-in person).
+CLI_ACTOR = "relay cli"
+
+
+@cli.group()
+def workspaces() -> None:
+    """Workspaces (tenants): each has its own workflows, connections and members."""
+
+
+@workspaces.command("create")
+@click.argument("name")
+@with_app
+def create_workspace(app: Flask, name: str) -> None:
+    """Create an empty workspace; add people with `relay users create EMAIL --workspace NAME`."""
+    from automation.members import MemberError  # noqa: PLC0415
+    from automation.members import create_workspace as create  # noqa: PLC0415
+
+    try:
+        workspace = create(name, owner=None, actor_label=CLI_ACTOR)
+    except MemberError as exc:
+        _fail(str(exc))
+    click.echo(f"created workspace {workspace.name!r}")
+
+
+@workspaces.command("list")
+@with_app
+def list_workspaces(app: Flask) -> None:
+    """Every workspace with its number of members (the first one is where commands act by default)."""
+    from automation.members import all_workspaces  # noqa: PLC0415
+
+    for workspace, count in all_workspaces():
+        click.echo(f"{workspace.name}\t{count} member{'' if count == 1 else 's'}")
+
+
 @cli.group()
 def users() -> None:
     """People who sign in to Relay."""
@@ -136,22 +170,30 @@ def users() -> None:
 @click.argument("email")
 @click.option("--role", default="owner", show_default=True,
               type=click.Choice(["owner", "editor", "viewer", "approver"]))
-@click.option("--password", help="prompted for (hidden) when omitted")
+@click.option("--password", help="prompted for (hidden) when omitted; not asked for a user who already has an account")
 @click.option("--name", default="", help="display name")
 @click.option("--workspace", default=None, help="workspace name (default: the first workspace)")
 @with_app
 def create_user(app: Flask, email: str, role: str, password: str | None, name: str, workspace: str | None) -> None:
-    """Create a user with a role in a workspace."""
+    """Create a user with a role in a workspace, or add an existing user to another workspace."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
     from automation.accounts import AccountError  # noqa: PLC0415
     from automation.accounts import create_user as create  # noqa: PLC0415
+    from automation.models import User, db  # noqa: PLC0415
 
-    if password is None:
+    existing = db.session.scalar(sa.select(User.id).where(User.email == email.strip().lower())) is not None
+    if password is None and not existing:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create(email, password, role, name=name, workspace=workspace)
+        user = create(email, password or "", role, name=name, workspace=workspace, actor_label=CLI_ACTOR)
     except AccountError as exc:
         _fail(str(exc))
-    click.echo(f"created {user.email} ({role})")
+    where = f" in workspace {workspace!r}" if workspace else ""
+    if existing:
+        click.echo(f"added {user.email} ({role}){where}; their password is unchanged")
+    else:
+        click.echo(f"created {user.email} ({role}){where}")
 
 
 @cli.group()
@@ -170,7 +212,7 @@ def create_token(app: Flask, email: str, workspace: str | None, name: str, read_
     from automation.accounts import AccountError, create_api_token  # noqa: PLC0415
 
     try:
-        token = create_api_token(email, workspace=workspace, name=name, read_only=read_only)
+        token = create_api_token(email, workspace=workspace, name=name, read_only=read_only, actor_label=CLI_ACTOR)
     except AccountError as exc:
         _fail(str(exc))
     click.echo(token)

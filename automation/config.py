@@ -133,6 +133,7 @@ SETTINGS: tuple[Setting, ...] = (
             "internal; every other loopback, private, link-local or metadata address is refused"),
     Setting("RELAY_MAX_RESPONSE_BYTES", "1048576", _positive_int,
             "largest HTTP response body a step reads from a service"),
+    Setting("RELAY_INVITATION_DAYS", "7", _positive_int, "days an invitation link to a workspace stays valid"),
     Setting("RELAY_PAGE_SIZE", "50", _positive_int, "default page size of API lists"),
     Setting("RELAY_MAX_PAGE_SIZE", "200", _positive_int, "largest page size a caller may ask for"),
     Setting("RELAY_WORKERS", "1", _positive_int, "how many worker processes `relay up` starts"),
@@ -169,6 +170,7 @@ class Settings:
     RELAY_LEADER_TTL: float
     RELAY_ALLOWED_HOSTS: str
     RELAY_MAX_RESPONSE_BYTES: int
+    RELAY_INVITATION_DAYS: int
     RELAY_PAGE_SIZE: int
     RELAY_MAX_PAGE_SIZE: int
     RELAY_WORKERS: int

@@ -1,6 +1,7 @@
 """Saved connections: validating fields against their connection type, keeping secret fields encrypted,
 describing a connection without its secrets, loading it for a step, checking it for real, rotating keys.
-No request handling here."""
+Creating, changing, deleting and testing one each record an audit entry (what ``describe`` shows, so a
+secret appears only as set). No request handling here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import jsonschema
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from automation.models import AuditLog, Connection, User, db, utcnow
+from automation import audit
+from automation.models import Connection, User, db, utcnow
 from automation.redaction import MIN_SECRET_LENGTH, Redactor, remembered
 from automation.secret_box import SecretBox, SecretsUnreadable, secret_box
 from integrations import outbound
@@ -139,7 +141,7 @@ def create_connection(
     connection = Connection(workspace_id=workspace_id, name=checked_name, connector=connection_type.key,
                             fields=plain, secrets=secret_box().encrypt(secret) if secret else None)
     db.session.add(connection)
-    _save(connection, "connection.created", actor, before=None)
+    _save(connection, "connection.create", actor, before=None)
     return connection
 
 
@@ -176,14 +178,14 @@ def update_connection(
         db.session.rollback()
         raise ConnectionInvalid(problems)
     connection.updated_at = utcnow()
-    _save(connection, "connection.updated", actor, before=before)
+    _save(connection, "connection.update", actor, before=before)
     return connection
 
 
 def delete_connection(connection: Connection, *, actor: User | None = None) -> None:
     before = describe(connection)
     db.session.delete(connection)
-    _audit(connection, "connection.deleted", actor, before=before, after=None)
+    _audit(connection, "connection.delete", actor, before=before, after=None)
     db.session.commit()
 
 
@@ -199,11 +201,8 @@ def _save(connection: Connection, action: str, actor: User | None, *, before: di
 
 def _audit(connection: Connection, action: str, actor: User | None, *, before: dict[str, Any] | None,
            after: dict[str, Any] | None) -> None:
-    db.session.add(AuditLog(
-        workspace_id=connection.workspace_id, actor_user_id=actor.id if actor else None,
-        actor=actor.email if actor else "system", action=action, target_type="connection",
-        target_id=str(connection.id), before=before, after=after,
-    ))
+    audit.record(connection.workspace_id, action, "connection", connection.id, actor=actor, before=before,
+                 after=after)
 
 
 def describe(connection: Connection) -> dict[str, Any]:
@@ -270,12 +269,24 @@ def load_for_step(workspace_id: int, reference: Any, connection_type: str | None
         raise ConnectorError(f"connection {connection.name!r}: {exc}") from None
 
 
-def check(connection: Connection, policy: OutboundPolicy, timeout: float) -> str:
-    """Talk to the service with the saved credentials: what was verified.
+def check(connection: Connection, policy: OutboundPolicy, timeout: float, *, actor: User | None = None) -> str:
+    """Talk to the service with the saved credentials: what was verified. Records the outcome; commits.
 
     Raises:
         ConnectorError: what failed (secrets redacted).
     """
+    try:
+        message = _check(connection, policy, timeout)
+    except ConnectorError as exc:
+        _audit(connection, "connection.test", actor, before=None, after={"ok": False, "message": exc.message})
+        db.session.commit()
+        raise
+    _audit(connection, "connection.test", actor, before=None, after={"ok": True, "message": message})
+    db.session.commit()
+    return message
+
+
+def _check(connection: Connection, policy: OutboundPolicy, timeout: float) -> str:
     connection_type = _connection_type(connection.connector)
     try:
         loaded = load(connection)

@@ -135,9 +135,9 @@ def create_from_template(workspace_id: int, key: Any, name: Any, given: Mapping[
                                          author_id=author_id, template_key=template.key)
     if publish:
         try:
-            workflows.publish(workflow)
+            workflows.publish(workflow, actor_id=author_id)
         except DefinitionError:
-            workflows.delete_workflow(workflow)
+            workflows.delete_workflow(workflow, actor_id=author_id)
             raise
     return workflow
 

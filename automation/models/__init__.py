@@ -1,6 +1,8 @@
 """Relay's data model (SQLAlchemy 2 typed models); one module per area, re-exported here."""
 
-from automation.models.accounts import ApiToken, Membership, Role, User, Workspace
+# Imported for its side effect: the append-only triggers attach to their tables for create_all().
+from automation.models import append_only  # noqa: F401
+from automation.models.accounts import ApiToken, Invitation, Membership, Role, User, Workspace
 from automation.models.approvals import ApprovalStatus, ApprovalTask, AuditLog
 from automation.models.base import Base, db, utcnow
 from automation.models.executions import (
@@ -26,6 +28,7 @@ __all__ = [
     "ExecutionEvent",
     "ExecutionStatus",
     "FireStatus",
+    "Invitation",
     "Membership",
     "Role",
     "ScheduleFire",

@@ -1,4 +1,4 @@
-"""Tenants and people: Workspace, User, Membership (role per workspace) and hashed ApiToken."""
+"""Tenants and people: Workspace, User, Membership (role per workspace), hashed ApiToken and Invitation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from automation.models.base import Timestamps, db, utcnow
+from automation.models.base import Timestamps, WorkspaceScoped, db, utcnow
 
 
 class Role(enum.StrEnum):
@@ -70,3 +70,26 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class Invitation(db.Model, WorkspaceScoped):
+    """An owner's invitation of an email address to the workspace with a role.
+
+    The link (automation/invitations.py) is signed over ``id`` and ``nonce``; nothing secret is stored.
+    Accepting sets ``accepted_at`` with a compare-and-set, so a link is used once.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    invited_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    nonce: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    workspace: Mapped[Workspace] = relationship()
+    invited_by: Mapped[User | None] = relationship()

@@ -61,11 +61,16 @@ class ApprovalTask(db.Model, WorkspaceScoped):
 
 
 class AuditLog(db.Model, WorkspaceScoped):
+    """One change someone made, written by automation/audit.py only; never updated or deleted (on PostgreSQL
+    a trigger refuses both: automation/models/append_only.py)."""
+
     __tablename__ = "audit_log"
     __table_args__ = (sa.Index("ix_audit_log_workspace_at", "workspace_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # No foreign key: ON DELETE SET NULL would be an UPDATE the trigger refuses, and the entry outlives the
+    # user anyway (``actor`` keeps the email as it was).
+    actor_user_id: Mapped[int | None]
     actor: Mapped[str] = mapped_column(sa.String(320))
     action: Mapped[str] = mapped_column(sa.String(80))
     target_type: Mapped[str | None] = mapped_column(sa.String(40))

@@ -10,10 +10,13 @@ def register_blueprints(app: Flask) -> None:
     from automation.web import (  # noqa: F401, PLC0415 - register views on `api`
         api_analytics,
         api_approvals,
+        api_audit,
         api_connections,
         api_executions,
+        api_members,
         api_schedules,
         api_templates,
+        api_tokens,
         api_versions,
     )
     from automation.web.api import api  # noqa: PLC0415

@@ -127,16 +127,15 @@ def edit_workflow(workflow_id: str) -> Response:
     body = json_object()
     _unknown_fields(body, WORKFLOW_FIELDS)
     definition, params = _definition(body, required=False), _params(body)
+    # A definition edited by hand is the workflow's own from now on: later params edits keep it.
+    by_hand = definition is not None
     try:
         if workflow.template_key and definition is None and params is not None:
             # Params alone re-render the template (docs/templates.md), so a new time also moves the schedule.
             instance = template_instances.reinstantiate(workflow, params)
             definition, params = instance.definition, instance.params
-        elif definition is not None:
-            # A definition edited by hand is the workflow's own from now on: later params edits keep it.
-            workflow.template_key = None
         workflows.update_workflow(workflow, name=_name(body), definition=definition, params=params,
-                                  author_id=g.identity.user_id)
+                                  author_id=g.identity.user_id, detach_template=by_hand)
     except DefinitionError as exc:
         raise invalid(exc) from None
     return jsonify(workflow_json(workflow))
@@ -144,7 +143,7 @@ def edit_workflow(workflow_id: str) -> Response:
 
 @api.delete("/workflows/<workflow_id>")
 def delete_workflow(workflow_id: str) -> tuple[str, int]:
-    workflows.delete_workflow(get_or_404(Workflow, workflow_id, "workflow"))
+    workflows.delete_workflow(get_or_404(Workflow, workflow_id, "workflow"), actor_id=g.identity.user_id)
     return "", 204
 
 
@@ -158,7 +157,7 @@ def publish_workflow(workflow_id: str) -> Response:
     if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
         raise ApiError(400, "'version' must be a version number")
     try:
-        workflows.publish(workflow, number)
+        workflows.publish(workflow, number, actor_id=g.identity.user_id)
     except LookupError:
         raise ApiError(422, f"this workflow has no version {number}",
                        details=[{"path": "version", "message": f"no version {number}"}]) from None
@@ -177,10 +176,10 @@ def resume_workflow(workflow_id: str) -> Response:
     return _lifecycle(workflow_id, workflows.resume)
 
 
-def _lifecycle(workflow_id: str, change: Callable[[Workflow], Workflow]) -> Response:
+def _lifecycle(workflow_id: str, change: Callable[..., Workflow]) -> Response:
     workflow = get_or_404(Workflow, workflow_id, "workflow")
     try:
-        change(workflow)
+        change(workflow, actor_id=g.identity.user_id)
     except workflows.LifecycleError as exc:
         raise ApiError(409, str(exc)) from None
     return jsonify(workflow_json(workflow))

@@ -115,7 +115,7 @@ def test_connection(connection_id: str) -> Response:
     config = current_app.config
     policy = OutboundPolicy.parse(config["RELAY_ALLOWED_HOSTS"])
     try:
-        message = connections.check(connection, policy, float(config["RELAY_STEP_TIMEOUT"]))
+        message = connections.check(connection, policy, float(config["RELAY_STEP_TIMEOUT"]), actor=_actor())
     except ConnectorError as exc:
         return jsonify(ok=False, message=exc.message, retryable=exc.retryable)
     return jsonify(ok=True, message=message)

@@ -50,7 +50,7 @@ def publish_version(workflow_id: str, number: int) -> Response:
     """Roll back (or forward): new runs use version ``number``; runs in flight finish on their own."""
     workflow = get_or_404(Workflow, workflow_id, "workflow")
     try:
-        workflows.publish(workflow, number)
+        workflows.publish(workflow, number, actor_id=g.identity.user_id)
     except LookupError:
         raise ApiError(404, f"workflow {workflow.id} has no version {number}") from None
     except DefinitionError as exc:

@@ -1,4 +1,6 @@
-"""Browser sessions: Flask-Login for who is signed in, Flask-WTF's CSRFProtect for every form POST.
+"""Browser sessions: Flask-Login for who is signed in, Flask-WTF's CSRFProtect for every form POST, and the
+workspace the session works in (chosen with the switcher; automation/accounts.session_identity checks the
+user is still a member there).
 
 The bearer-token API, the webhooks and the operator endpoints use no cookies, so they are exempt from
 CSRF; everything else that changes state needs the form's token.
@@ -6,7 +8,7 @@ CSRF; everything else that changes state needs the form's token.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, session
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -14,6 +16,16 @@ from automation.models import User, db
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
+WORKSPACE_KEY = "workspace_id"
+
+
+def chosen_workspace() -> int | None:
+    value = session.get(WORKSPACE_KEY)
+    return value if isinstance(value, int) else None
+
+
+def choose_workspace(workspace_id: int) -> None:
+    session[WORKSPACE_KEY] = workspace_id
 
 
 @login_manager.user_loader

@@ -56,7 +56,7 @@ def test_audit_log_records_changes_without_secrets(client, owner):
     client.patch(f"/api/v1/connections/{connection_id}", json={"name": "Renamed"}, headers=owner)
     client.delete(f"/api/v1/connections/{connection_id}", headers=owner)
     rows = db.session.scalars(sa.select(AuditLog).order_by(AuditLog.id)).all()
-    assert [r.action for r in rows] == ["connection.created", "connection.updated", "connection.deleted"]
+    assert [r.action for r in rows] == ["connection.create", "connection.update", "connection.delete"]
     assert rows[0].actor == "owner@example.com"
     assert all(SIGNING_SECRET not in json.dumps([r.before, r.after]) for r in rows)
 

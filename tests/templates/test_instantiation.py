@@ -152,7 +152,7 @@ def test_publish_true_creates_an_active_workflow(client: FlaskClient, owner: dic
 
 def test_a_refused_publish_leaves_no_workflow_behind(client: FlaskClient, owner: dict[str, str], saved: None,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(workflow: Workflow, version_number: int | None = None) -> Workflow:
+    def refuse(workflow: Workflow, version_number: int | None = None, *, actor_id: int | None = None) -> Workflow:
         raise DefinitionError([Problem("definition.steps.notify.connection", "connection 'Team Slack' was deleted")])
 
     monkeypatch.setattr(workflows, "publish", refuse)

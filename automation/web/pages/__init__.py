@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from automation.accounts import has_users, session_identity
 from automation.models import Role
+from automation.web.sessions import chosen_workspace
 
 pages = Blueprint("pages", __name__, template_folder="../templates", static_folder="../static",
                   static_url_path="/static")
@@ -21,9 +22,13 @@ pages = Blueprint("pages", __name__, template_folder="../templates", static_fold
 # The main navigation; a page module that is not there yet is left out rather than breaking every page.
 NAV = (("pages.home", "Home"), ("pages.gallery", "Templates"), ("pages.workflows", "Workflows"),
        ("pages.runs", "Runs"), ("pages.approvals", "Approvals"), ("pages.analytics", "Analytics"),
-       ("pages.connections", "Connections"))
+       ("pages.connections", "Connections"), ("pages.members", "Members"), ("pages.tokens", "API tokens"),
+       ("pages.audit", "Audit"))
+# Shown in the navigation to owners only (base.html); the pages refuse everyone else.
+OWNER_NAV = frozenset({"pages.members", "pages.audit"})
 # approval_link: a notification's signed link is the credential (automation/web/pages/approval_links.py).
-PUBLIC = frozenset({"pages.setup", "pages.login", "pages.static", "pages.approval_link"})
+# invitation: the signed link is what lets a person in who has no account yet (pages/invitations.py).
+PUBLIC = frozenset({"pages.setup", "pages.login", "pages.static", "pages.approval_link", "pages.invitation"})
 WRITERS = frozenset({Role.OWNER, Role.EDITOR})
 
 
@@ -37,7 +42,7 @@ def require_session() -> Response | None:
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
-    identity = session_identity(current_user)
+    identity = session_identity(current_user, chosen_workspace())
     if identity is None:  # no workspace left, or deactivated since signing in
         logout_user()
         return redirect(url_for("pages.login"))
@@ -68,9 +73,14 @@ from automation.web.pages import (  # noqa: E402, F401 - register their views on
     analytics,
     approval_links,
     approvals,
+    audit,
     connections,
     dashboard,
     gallery,
+    invitations,
+    members,
     runs,
+    tokens,
     workflows,
+    workspaces,
 )

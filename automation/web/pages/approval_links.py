@@ -4,9 +4,9 @@
 and link previews fetch links, so a GET never decides. The form's POST (with CSRF) decides through
 automation/approvals.py as the member the link was sent to, with the same rules as the inbox and the API:
 a task delegated or escalated away from them is no longer theirs to decide, and a task no longer pending
-says who decided it and when. The signed token is the authority here, so the task is read by its id
-rather than through the session's workspace scope; the decider's membership is checked in the task's own
-workspace.
+says who decided it and when. The signed token is the authority here, so the task is read by its id with
+the workspace scope switched off (``ALL_WORKSPACES``); the decider's membership is checked in the task's
+own workspace.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from wtforms.validators import Length
 from automation import approval_links, approvals
 from automation.approval_inbox import assignee_label, urgency
 from automation.models import ApprovalStatus, ApprovalTask, Membership, Role, User, db, utcnow
+from automation.scoping import ALL_WORKSPACES
 from automation.web.pages import pages
 
 OUTCOMES = {"approve": ApprovalStatus.APPROVED, "reject": ApprovalStatus.REJECTED}
@@ -37,10 +38,10 @@ def approval_link(token: str) -> tuple[str, int]:
     try:
         link = approval_links.read(token)
     except approval_links.LinkExpired as exc:
-        return _page("expired", 410, task=db.session.get(ApprovalTask, exc.link.task_id), message=str(exc))
+        return _page("expired", 410, task=_task(exc.link.task_id), message=str(exc))
     except approval_links.LinkRefused as exc:
         return _page("refused", 400, message=str(exc))
-    task = db.session.get(ApprovalTask, link.task_id)
+    task = _task(link.task_id)
     if task is None:
         return _page("refused", 404, message="the approval this link was for no longer exists")
     if task.status != ApprovalStatus.PENDING:
@@ -68,6 +69,11 @@ def approval_link(token: str) -> tuple[str, int]:
             return _page("done", 200, task=task, decider=actor.user.email)
     return _page("confirm", 422 if error else 200, task=task, form=form, decision=link.decision, error=error,
                  decider=actor.user.email, urgency=urgency(task, utcnow()))
+
+
+def _task(task_id: int) -> ApprovalTask | None:
+    # The signed link names the task; a signed-in visitor's own workspace has no say in which one it is.
+    return db.session.get(ApprovalTask, task_id, execution_options=ALL_WORKSPACES)
 
 
 def _decided(task: ApprovalTask, status: int) -> tuple[str, int]:

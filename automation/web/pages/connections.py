@@ -256,7 +256,7 @@ def connection_test(connection_id: int) -> Response:
     config = current_app.config
     try:
         message = connections.check(connection, OutboundPolicy.parse(config["RELAY_ALLOWED_HOSTS"]),
-                                    float(config["RELAY_STEP_TIMEOUT"]))
+                                    float(config["RELAY_STEP_TIMEOUT"]), actor=_actor())
     except ConnectorError as exc:
         flash(f"“{connection.name}” does not work: {exc.message}", "error")
     else:

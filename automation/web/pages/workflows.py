@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from automation import ingest, workflows
@@ -95,21 +95,22 @@ def workflow_resume(workflow_id: str) -> Response:
 
 @pages.post("/workflows/<workflow_id>/versions/<int:number>/publish")
 def workflow_restore(workflow_id: str, number: int) -> Response:
-    return _change(workflow_id, lambda w: workflows.publish(w, number),
+    return _change(workflow_id, lambda w, actor_id: workflows.publish(w, number, actor_id=actor_id),
                    f"Version {number} is published again: new runs use it.")
 
 
 @pages.post("/workflows/<workflow_id>/hook-token")
 def workflow_rotate_hook(workflow_id: str) -> Response:
-    return _change(workflow_id, workflows.rotate_hook_token,
+    return _change(workflow_id, lambda w, actor_id: workflows.rotate_hook_token(w),
                    "The webhook has a new URL; the old one no longer works. Update the systems that call it.")
 
 
-def _change(workflow_id: str, change: Callable[[Workflow], Workflow], done: str) -> Response:
+def _change(workflow_id: str, change: Callable[..., Workflow], done: str) -> Response:
+    """Apply ``change(workflow, actor_id=...)`` for the signed-in editor and say how it went."""
     require_editor()
     row = found(Workflow, workflow_id, "workflow")
     try:
-        change(row)
+        change(row, actor_id=g.identity.user_id)
     except (workflows.LifecycleError, LookupError) as exc:
         flash(str(exc), "error")
     except DefinitionError as exc:
