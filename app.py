@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,10 @@ from typing import Any
 from flask import Flask
 from flask_migrate import Migrate
 
+from automation import logs, metrics
 from automation.config import Settings, database_url, instance_secret, sqlite_url
 from automation.embedded_redis import EmbeddedRedis
+from automation.error_reporting import init_error_reporting
 from automation.models import db
 from automation.redaction import install_log_redaction
 from automation.redis_client import init_redis
@@ -55,11 +56,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_redis(app)
     init_secret_box(app)
     install_log_redaction()
+    logs.install_context()
+    metrics.init(app)
+    init_error_reporting(app)
     load_plugins(app.config["RELAY_PLUGINS"])
 
     from automation.web import register_blueprints  # noqa: PLC0415 - views import models and the app context
+    from automation.web.security import init_security  # noqa: PLC0415
 
     register_blueprints(app)
+    init_security(app)
     return app
 
 
@@ -77,9 +83,7 @@ def __getattr__(name: str) -> Flask:
         from automation.workflow_checks import log_workflow_health  # noqa: PLC0415
 
         application = create_app()
-        if not logging.getLogger().handlers:
-            logging.basicConfig(level=application.config["LOG_LEVEL"],
-                                format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logs.configure(application.config)
         log_workflow_health(application, "web")
         globals()["app"] = application
         return application

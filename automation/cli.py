@@ -1,4 +1,5 @@
-"""The ``relay`` command: up, worker, scheduler, db, workspaces, users, tokens, workflows, templates, keys.
+"""The ``relay`` command: up, worker, scheduler, doctor, db, workspaces, users, tokens, workflows, templates, keys,
+retention.
 
 Every command builds the app through ``create_app`` (settings from the environment); a bad setting
 prints one line naming the variable and exits 2, never a traceback.
@@ -84,6 +85,18 @@ def scheduler() -> None:
     from automation.scheduler import run_scheduler  # noqa: PLC0415
 
     run_scheduler(_app())
+
+
+@cli.command()
+@with_app
+def doctor(app: Flask) -> None:
+    """Check readiness and configuration: a ✓/✗ checklist; exit 0 when healthy, 1 when something needs attention."""
+    from automation.config import Settings  # noqa: PLC0415
+    from automation.doctor import diagnose, render  # noqa: PLC0415
+
+    results = diagnose(app, Settings.from_env())
+    click.echo(render(results))
+    sys.exit(0 if all(result.ok for result in results) else 1)
 
 
 @cli.group()
@@ -317,6 +330,21 @@ def rotate_keys(app: Flask) -> None:
     if unreadable:
         _fail(f"{len(unreadable)} connection(s) could not be decrypted with any key and were left as they are: "
               + ", ".join(unreadable))
+
+
+@cli.group()
+def retention() -> None:
+    """Deleting finished runs, schedule fires and audit entries past their retention (RELAY_RETENTION_DAYS)."""
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="only count what would be deleted")
+@with_app
+def run_retention(app: Flask, dry_run: bool) -> None:
+    """Delete now what the scheduler's daily retention pass would delete, and say how much it was."""
+    from automation.retention import run  # noqa: PLC0415
+
+    click.echo(run(dry_run=dry_run).describe())
 
 
 def main() -> None:

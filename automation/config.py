@@ -82,11 +82,84 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _environment(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("development", "production"):
+        raise ValueError(f"expected development or production, got {raw!r}")
+    return value
+
+
+def _proxy_hops(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"expected the number of proxies in front of Relay (0, 1, 2, ...), got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"expected 0 or more, got {raw!r}")
+    return value
+
+
+def _secure_cookies(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("auto", "on", "off"):
+        raise ValueError(f"expected auto, on or off, got {raw!r}")
+    return value
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    from urllib.parse import urlsplit  # noqa: PLC0415 - only this parser needs it
+
+    origins = tuple(part.strip().rstrip("/").lower() for part in raw.split(",") if part.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in ("http", "https") or not parts.hostname or parts.path
+                              or parts.query or parts.username):
+            raise ValueError(f"expected origins such as https://app.example.com (scheme and host, no path) "
+                             f"or *, got {origin!r}")
+    return origins
+
+
 def _worker_class(raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("fork", "simple"):
         raise ValueError(f"expected fork or simple, got {raw!r}")
     return value
+
+
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("json", "text"):
+        raise ValueError(f"expected json or text, got {raw!r}")
+    return value
+
+
+def _directory(raw: str) -> str:
+    path = Path(raw.strip()).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{raw!r} exists and is not a directory")
+    return str(path.absolute())
+
+
+MIN_METRICS_TOKEN = 16
+
+
+def _metrics_token(raw: str) -> str:
+    value = raw.strip()
+    if len(value) < MIN_METRICS_TOKEN or not value.isascii() or not value.isprintable() or " " in value:
+        raise ValueError(f"expected at least {MIN_METRICS_TOKEN} printable ASCII characters without spaces "
+                         "(e.g. `openssl rand -hex 32`)")
+    return value
+
+
+def _sentry_dsn(raw: str) -> str:
+    from sentry_sdk.utils import BadDsn, Dsn  # noqa: PLC0415 - only this parser needs Sentry at start-up
+
+    try:
+        Dsn(raw.strip())
+    except BadDsn as exc:
+        # Not the value itself: a DSN carries its key, and this line ends up in logs.
+        raise ValueError(f"not a Sentry DSN ({exc}); expected https://<key>@<host>/<project>") from None
+    return raw.strip()
 
 
 @dataclass(frozen=True)
@@ -106,6 +179,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", None, _text, "Flask session key; default: generated once into the instance folder"),
     Setting("RELAY_SECRET_KEYS", None, _text,
             "comma-separated Fernet keys for connection secrets; the first encrypts, all decrypt"),
+    Setting("RELAY_ENV", "development", _environment,
+            "development or production; in production `relay doctor` requires SECRET_KEY and RELAY_SECRET_KEYS "
+            "to be set (not generated) and SECRET_KEY to be a long random value"),
     Setting("RELAY_BASE_URL", None, _text, "public base URL used in webhook links; default: the request's host"),
     Setting("RELAY_QUEUE", "relay", _text, "name of the RQ queue executions run on"),
     Setting("RELAY_STEP_TIMEOUT", "30s", _seconds, "default time limit of one step attempt"),
@@ -122,6 +198,21 @@ SETTINGS: tuple[Setting, ...] = (
             "requests one webhook URL accepts per period (several limits separated by ;); more get 429"),
     Setting("RELAY_HOOK_MAX_WAIT", "30s", _seconds,
             "longest a webhook in 'wait' response mode holds the request before answering 202"),
+    Setting("RELAY_API_RATE_LIMIT", "600/minute", _rate_limit,
+            "requests one API token may make per period, over all of /api; more get 429 with Retry-After"),
+    Setting("RELAY_LOGIN_RATE_LIMIT", "10/minute", _rate_limit,
+            "sign-in attempts per email and client address per period; more get 429 with Retry-After"),
+    Setting("RELAY_PROXY_FIX", "0", _proxy_hops,
+            "how many proxies in front of Relay to trust for X-Forwarded-For/-Proto/-Host (0: none)"),
+    Setting("RELAY_SECURE_COOKIES", "auto", _secure_cookies,
+            "session cookies marked Secure: on, off, or auto (on when RELAY_PROXY_FIX is set or the request "
+            "came over HTTPS)"),
+    Setting("RELAY_CORS_ORIGINS", "", _origins,
+            "comma-separated origins whose browser scripts may call /api (https://app.example.com, or *); "
+            "none by default"),
+    Setting("RELAY_RETENTION_DAYS", "30", _positive_int,
+            "days finished runs are kept (a workflow's retention_days overrides it); older ones are deleted daily"),
+    Setting("RELAY_AUDIT_RETENTION_DAYS", "365", _positive_int, "days audit trail entries are kept"),
     Setting("RELAY_SCHEDULE_GRACE", "5m", _seconds,
             "a schedule fire missed while Relay was down still runs (once, coalesced) if it is at most this late"),
     Setting("RELAY_SCHEDULE_SYNC", "2s", _seconds,
@@ -142,6 +233,18 @@ SETTINGS: tuple[Setting, ...] = (
             "fork: a fresh process per run (isolation; default) or simple: runs in the worker process (faster)"),
     Setting("RELAY_PLUGINS", "", _text, "comma-separated Python modules that register extra connectors"),
     Setting("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    Setting("LOG_FORMAT", "text", _log_format,
+            "json: one JSON object a line (time, level, logger, message, correlation_id, execution_id, "
+            "workflow_id, step); text: one readable line"),
+    Setting("PROMETHEUS_MULTIPROC_DIR", None, _directory,
+            "directory where every Relay process keeps its metrics for /metrics; share it between web, worker "
+            "and scheduler on one machine and empty it before they start; default: a fresh temporary directory "
+            "per `relay up` run (or per process started on its own)"),
+    Setting("RELAY_METRICS_TOKEN", None, _metrics_token,
+            "bearer token /metrics requires when set (at least 16 characters); default: /metrics is open"),
+    Setting("SENTRY_DSN", None, _sentry_dsn, "Sentry DSN; errors of web, worker and scheduler are reported when set"),
+    Setting("SENTRY_ENVIRONMENT", None, _text, "environment name on Sentry events; default: RELAY_ENV"),
+    Setting("SENTRY_RELEASE", None, _text, "release name on Sentry events; default: relay@<installed version>"),
 )
 
 
@@ -153,6 +256,7 @@ class Settings:
     REDIS_URL: str | None
     SECRET_KEY: str | None
     RELAY_SECRET_KEYS: str | None
+    RELAY_ENV: str
     RELAY_BASE_URL: str | None
     RELAY_QUEUE: str
     RELAY_STEP_TIMEOUT: float
@@ -165,6 +269,13 @@ class Settings:
     RELAY_MAX_BODY_BYTES: int
     RELAY_HOOK_RATE_LIMIT: str
     RELAY_HOOK_MAX_WAIT: float
+    RELAY_API_RATE_LIMIT: str
+    RELAY_LOGIN_RATE_LIMIT: str
+    RELAY_PROXY_FIX: int
+    RELAY_SECURE_COOKIES: str
+    RELAY_CORS_ORIGINS: tuple[str, ...]
+    RELAY_RETENTION_DAYS: int
+    RELAY_AUDIT_RETENTION_DAYS: int
     RELAY_SCHEDULE_GRACE: float
     RELAY_SCHEDULE_SYNC: float
     RELAY_LEADER_TTL: float
@@ -178,6 +289,12 @@ class Settings:
     RELAY_WORKER_CLASS: str
     RELAY_PLUGINS: str
     LOG_LEVEL: str
+    LOG_FORMAT: str
+    PROMETHEUS_MULTIPROC_DIR: str | None
+    RELAY_METRICS_TOKEN: str | None
+    SENTRY_DSN: str | None
+    SENTRY_ENVIRONMENT: str | None
+    SENTRY_RELEASE: str | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from automation import approvals, connections, dispatch, for_each
+from automation import approvals, connections, dispatch, for_each, logs, metrics
 from automation.actions import call_action, jsonable
 from automation.definitions import Definition, DefinitionError, Step, parse
 from automation.durations import DurationError, parse_duration
@@ -70,7 +70,8 @@ def run_execution(execution_id: int) -> str | None:
         return None
     execution = db.session.get(Execution, execution_id)
     assert execution is not None
-    with Heartbeat(db.engine, execution_id, token, lease):
+    with Heartbeat(db.engine, execution_id, token, lease), logs.for_execution(execution):
+        log.info("execution %s: running workflow %s (round %s)", execution_id, execution.workflow_id, execution.round)
         try:
             return Runner(execution, token, lease).run()
         except LeaseLost:
@@ -136,7 +137,8 @@ class Runner:
                 context["steps"][step.id] = _failed(history[-1].error)
                 continue
             try:
-                outcome = self._run_step(step, history, context)
+                with logs.bound(step=step.id):
+                    outcome = self._run_step(step, history, context)
             except StepFailed as exc:
                 if step.continue_on_error and not self._will_retry(step, exc.retryable):
                     context["steps"][step.id] = _failed(exc.message)
@@ -217,8 +219,9 @@ class Runner:
                               timeout=timeout, max_response_bytes=self.max_response_bytes,
                               item_index=self.item_index)
         try:
-            output = call_action(step.uses, inputs, connection.for_action() if connection else None, context,
-                                 self.policy)
+            with metrics.timed_step(step.uses):
+                output = call_action(step.uses, inputs, connection.for_action() if connection else None, context,
+                                     self.policy)
         except ConnectorError as exc:
             message = redactor.text(exc.message)
             self._close(attempt, StepStatus.FAILED, error=message, retryable=exc.retryable)
@@ -372,6 +375,7 @@ class Runner:
     def _succeed(self, reason: str | None) -> str:
         self._transition(ExecutionStatus.SUCCEEDED, reason, finished_at=utcnow(), run_token=None,
                          lease_expires_at=None)
+        log.info("execution %s succeeded", self.execution.id)
         return ExecutionStatus.SUCCEEDED.value
 
     def fail_internal(self, exc: Exception) -> str:
@@ -392,3 +396,5 @@ class Runner:
             db.session.rollback()
             raise LeaseLost(f"execution {self.execution.id} is no longer held by this worker")
         db.session.commit()
+        if new.finished:
+            metrics.execution_finished(self.execution.workflow_id, new.value)

@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from automation import metrics
 from automation.durations import format_duration
 from automation.ingest import NotRunnable, start_execution
 from automation.models import (
@@ -234,6 +235,8 @@ def claim(workflow_id: int, now: datetime, grace: timedelta) -> bool:
             covers_from=first, scheduled_for=recent[-1], missed_count=coalesced, fired_at=now,
         ))
     db.session.commit()
+    if late:
+        metrics.scheduler_missed(count)
     return True
 
 
@@ -249,6 +252,7 @@ def start_claimed(workflow_id: int, now: datetime, grace: timedelta) -> None:
             if _settle(fire_id, now, FireStatus.SKIPPED,
                        reason=f"the scheduler stopped before starting this run and none came back within "
                               f"{format_duration(grace)}"):
+                metrics.scheduler_missed()
                 log.info("workflow %s: skipped %s (claimed, but not started within %s)",
                          workflow_id, iso_utc(scheduled_for), format_duration(grace))
             continue
@@ -263,9 +267,11 @@ def start_claimed(workflow_id: int, now: datetime, grace: timedelta) -> None:
             )
         except NotRunnable as exc:
             if _settle(fire_id, now, FireStatus.SKIPPED, reason=f"not run: {exc}"):
+                metrics.scheduler_missed()
                 log.info("workflow %s: skipped %s (%s)", workflow_id, iso_utc(scheduled_for), exc)
             continue
         if _settle(fire_id, now, FireStatus.FIRED, execution_id=execution.id):
+            metrics.scheduler_fired()
             log.info("workflow %s: fired %s as execution %s%s", workflow_id, iso_utc(scheduled_for), execution.id,
                      f" (coalescing {_times(missed)} missed before it)" if missed else "")
 

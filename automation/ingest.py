@@ -6,13 +6,14 @@ execution that key already started. Enqueue failures are left to the reaper: the
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from automation import approvals, dispatch
+from automation import approvals, dispatch, logs, metrics
 from automation.models import (
     Execution,
     ExecutionEvent,
@@ -25,6 +26,8 @@ from automation.models import (
     utcnow,
 )
 from automation.transitions import change_status
+
+log = logging.getLogger(__name__)
 
 
 class NotRunnable(Exception):
@@ -64,7 +67,8 @@ def start_execution(
         trigger_kind=trigger_kind,
         trigger=payload,
         idempotency_key=idempotency_key,
-        correlation_id=correlation_id or uuid.uuid4().hex,
+        # The request's or run's own id when the caller names none, so its log lines and the worker's match.
+        correlation_id=correlation_id or logs.correlation_id() or uuid.uuid4().hex,
         created_at=now,
         enqueued_at=now,
     )
@@ -86,6 +90,9 @@ def start_execution(
     )
     db.session.commit()
     dispatch.enqueue(execution.id)
+    metrics.execution_started(workflow.id, trigger_kind)
+    with logs.for_execution(execution):
+        log.info("execution %s queued (%s)", execution.id, trigger_kind)
     return execution, True
 
 
@@ -142,6 +149,7 @@ def cancel_execution(execution: Execution) -> Execution:
             )
             approvals.cancel_pending(execution.id)
             db.session.commit()
+            metrics.execution_finished(execution.workflow_id, ExecutionStatus.CANCELLED.value)
             db.session.refresh(execution)
             return execution
     db.session.rollback()

@@ -10,7 +10,8 @@ Every scheduler process tries for the leader lock (automation/leader.py) every t
   is harmless;
 - the reaper every RELAY_REAPER_INTERVAL;
 - the approval pass (escalations, notices, reminders; automation/approval_sla.py) every
-  ``approval_sla.PASS_INTERVAL`` seconds.
+  ``approval_sla.PASS_INTERVAL`` seconds;
+- retention (automation/retention.py) once a day, starting when it becomes leader.
 
 Losing the lock removes every job at once, and fire jobs stop on their own once the lock may have
 expired, so a leader cut off from Redis stops before a standby can take over. SIGTERM and SIGINT stop
@@ -32,7 +33,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from flask import Flask
 
-from automation import approval_sla
+from automation import approval_sla, logs, retention
 from automation.firing import ScheduleSync, SyncResult, fire_due
 from automation.leader import LeaderLock, beat, heartbeat_key, lock_key
 from automation.reaper import reap
@@ -162,6 +163,15 @@ class SchedulerProcess:
             except Exception:  # a database outage: what is due stays due for the next pass
                 log.exception("approval pass failed")
 
+    def retention_pass(self) -> None:
+        if not self.holds_lock():
+            return
+        with self.app.app_context():
+            try:
+                retention.run()
+            except Exception:  # a database outage: what is expired stays expired for tomorrow's pass
+                log.exception("retention pass failed")
+
     def _lead(self) -> None:
         now = datetime.now(UTC)
         with self._guard:
@@ -172,6 +182,9 @@ class SchedulerProcess:
                                id="reaper", next_run_time=now)
             self.clock.add_job(self.approval_pass, "interval", seconds=approval_sla.PASS_INTERVAL, id="approvals",
                                next_run_time=now)
+            # At once too: a leader restarted more often than daily (each deploy) would otherwise never run it.
+            self.clock.add_job(self.retention_pass, "interval", seconds=retention.INTERVAL.total_seconds(),
+                               id="retention", next_run_time=now)
         log.info("scheduler %s: became leader", self.lock.token)
 
     def _step_down(self, reason: str) -> None:
@@ -229,8 +242,7 @@ def build_process(app: Flask, clock: BaseScheduler | None = None) -> SchedulerPr
 
 def run_scheduler(app: Flask) -> None:
     """Run until SIGTERM or SIGINT."""
-    logging.basicConfig(level=app.config["LOG_LEVEL"],
-                        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    logs.configure(app.config)
     # APScheduler logs every job run at INFO; the jobs log what they did themselves.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     process = build_process(app)

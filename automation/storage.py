@@ -1,4 +1,5 @@
-"""Database engine settings: SQLite shared by several processes (WAL, busy timeout) and fork safety."""
+"""Database engine settings: SQLite shared by several processes (WAL, busy timeout, incremental
+auto-vacuum) and fork safety."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
+    # Takes effect only in a file that has no table yet, so it comes first; it lets retention's
+    # `PRAGMA incremental_vacuum` give freed pages back (automation/retention.py). A file created in
+    # another mode keeps it until one VACUUM (docs/operations.md).
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     # WAL lets readers proceed while one process writes; the busy timeout makes writers queue, not fail.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

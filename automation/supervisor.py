@@ -4,6 +4,9 @@ It starts one embedded Redis (when ``REDIS_URL`` is unset) and hands its URL to 
 they share it; it migrates the database first. Ctrl-C, SIGTERM or a closed terminal stops the children
 (one SIGTERM each, SIGKILL for whatever is left after a grace period) and then Redis. If a child dies,
 the others are stopped too and ``relay up`` exits non-zero naming it.
+
+All of them keep their metrics in one directory (automation/metrics.py): PROMETHEUS_MULTIPROC_DIR cleared
+of the files of processes that have ended, or a temporary directory made for this run and removed after it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from types import FrameType
 import click
 from flask import Flask
 
+from automation import metrics
 from automation.child_processes import die_with_parent
+from automation.config import Settings
 from automation.embedded_redis import EmbeddedRedis
 
 GRACE_SECONDS = 10.0
@@ -59,6 +64,9 @@ def run_all(host: str, port: int) -> int:
     env = dict(os.environ)
     embedded: EmbeddedRedis | None = None
     children: Children = {}
+    # Before any app is built here: the directory is fixed per process by the first one (and inherited).
+    metrics_dir, made_metrics_dir = metrics.prepare_directory(Settings.from_env().PROMETHEUS_MULTIPROC_DIR)
+    os.environ[metrics.ENV] = env[metrics.ENV] = metrics_dir
     try:
         if not env.get("REDIS_URL"):
             # The placeholder keeps the factory from starting a Redis of its own; we only need the path.
@@ -87,6 +95,8 @@ def run_all(host: str, port: int) -> int:
         _stop_children(children)
         if embedded is not None:
             embedded.stop()
+        if made_metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -14,7 +14,7 @@ import redis
 from flask import Flask
 from rq import SimpleWorker, Worker
 
-from automation import dispatch
+from automation import dispatch, logs
 from automation.engine import run_execution
 from automation.redis_client import get_redis
 from automation.workflow_checks import log_workflow_health
@@ -40,6 +40,14 @@ class _RemembersStop:
         SIGTERM in that gap would otherwise kill the worker with the default action."""
         self.stop_asked = True
 
+    def unsubscribe(self) -> None:
+        # RQ unsubscribes before it stops its listener thread: a thread that reads the unsubscribe reply first
+        # goes back to a 60 s read, and stopping then waits it out. Clearing the thread's flag first lets the
+        # reply end it at once.
+        if self.pubsub_thread:  # type: ignore[attr-defined]
+            self.pubsub_thread.stop(timeout=0)  # type: ignore[attr-defined]
+        super().unsubscribe()  # type: ignore[misc]
+
     def _install_signal_handlers(self) -> None:
         super()._install_signal_handlers()  # type: ignore[misc]
         if self.stop_asked:
@@ -64,8 +72,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     """
     global _app
     _app = app
-    if not logging.getLogger().handlers:  # RQ then logs through this handler instead of adding its own
-        logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(app.config)  # a root handler: RQ then logs through it instead of adding its own
     log_workflow_health(app, "worker")
     worker_class = RelaySimpleWorker if app.config["RELAY_WORKER_CLASS"] == "simple" else RelayWorker
     pause = RESTART_PAUSE

@@ -47,6 +47,8 @@ class Execution(db.Model, WorkspaceScoped):
         sa.Index("ix_executions_status_lease", "status", "lease_expires_at"),
         # Analytics (automation/analytics.py) reads a workspace's runs by creation time.
         sa.Index("ix_executions_workspace_created", "workspace_id", "created_at"),
+        # A correlation id from the logs or a caller's X-Request-ID finds its runs (GET /api/v1/executions).
+        sa.Index("ix_executions_workspace_correlation", "workspace_id", "correlation_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -46,6 +46,8 @@ class Workflow(db.Model, WorkspaceScoped, Timestamps):
     )
     latest_version_number: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # Days this workflow's finished runs are kept; None: RELAY_RETENTION_DAYS (automation/retention.py).
+    retention_days: Mapped[int | None]
 
     versions: Mapped[list[WorkflowVersion]] = relationship(
         back_populates="workflow",

@@ -21,8 +21,10 @@ def register_blueprints(app: Flask) -> None:
     )
     from automation.web.api import api  # noqa: PLC0415
     from automation.web.api_compat import api_compat  # noqa: PLC0415
+    from automation.web.correlation import init_correlation  # noqa: PLC0415
     from automation.web.errors import register_error_handlers  # noqa: PLC0415
     from automation.web.hooks import hooks  # noqa: PLC0415
+    from automation.web.metrics_view import metrics_view  # noqa: PLC0415
     from automation.web.ops import ops  # noqa: PLC0415
     from automation.web.pages import pages  # noqa: PLC0415
     from automation.web.rate_limits import init_rate_limits  # noqa: PLC0415
@@ -33,6 +35,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_compat)
     app.register_blueprint(hooks)
     app.register_blueprint(pages)
+    app.register_blueprint(metrics_view)
+    init_correlation(app)
     register_error_handlers(app)
     init_rate_limits(app, hooks)
     init_sessions(app, exempt=[api, api_compat, hooks, ops])

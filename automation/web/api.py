@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, Response, g, jsonify, request, url_for
 
-from automation import ingest, template_instances, workflows
+from automation import ingest, retention, template_instances, workflows
 from automation.definitions import DefinitionError
 from automation.models import Workflow, db
 from automation.scoping import get_or_404, scoped
@@ -24,6 +24,7 @@ api.before_request(require_token)
 MAX_IDEMPOTENCY_KEY = 255
 WORKFLOW_FIELDS = frozenset({"name", "definition", "params"})
 TEMPLATE_FIELDS = frozenset({"template", "name", "params", "publish"})
+EDIT_FIELDS = WORKFLOW_FIELDS | {"retention_days"}
 
 
 def invalid(exc: DefinitionError) -> ApiError:
@@ -125,7 +126,9 @@ def get_workflow(workflow_id: str) -> Response:
 def edit_workflow(workflow_id: str) -> Response:
     workflow = get_or_404(Workflow, workflow_id, "workflow")
     body = json_object()
-    _unknown_fields(body, WORKFLOW_FIELDS)
+    _unknown_fields(body, EDIT_FIELDS)
+    if "retention_days" in body:
+        _keep_runs_for(workflow, body["retention_days"])
     definition, params = _definition(body, required=False), _params(body)
     # A definition edited by hand is the workflow's own from now on: later params edits keep it.
     by_hand = definition is not None
@@ -139,6 +142,16 @@ def edit_workflow(workflow_id: str) -> Response:
     except DefinitionError as exc:
         raise invalid(exc) from None
     return jsonify(workflow_json(workflow))
+
+
+def _keep_runs_for(workflow: Workflow, days: Any) -> None:
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
+        raise ApiError(400, "'retention_days' must be a whole number of days, or null for the default")
+    try:
+        retention.keep_runs_for(workflow, days, actor_id=g.identity.user_id)
+    except ValueError as exc:
+        raise ApiError(422, f"retention_days: {exc}",
+                       details=[{"path": "retention_days", "message": str(exc)}]) from None
 
 
 @api.delete("/workflows/<workflow_id>")
@@ -202,11 +215,9 @@ def run_now(workflow: Workflow, body: dict[str, Any]) -> tuple[Response, int]:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ApiError(400, f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-    correlation_id = (request.headers.get("X-Request-ID") or "")[:64] or None
     try:
         execution, created = ingest.start_execution(
             workflow, trigger_kind="manual", payload=ingest.manual_payload(workflow, body), idempotency_key=key,
-            correlation_id=correlation_id,
         )
     except ingest.NotRunnable as exc:
         raise ApiError(409, str(exc)) from None

@@ -1,16 +1,18 @@
 """The older API the deployment guides describe, answering like its v1 twins: ``GET /api/workflows`` and
-``POST /api/workflows/{id}/execute`` with ``{"triggerData": {...}}``. Same bearer tokens and errors."""
+``POST /api/workflows/{id}/execute`` with ``{"triggerData": {...}}``, plus ``GET /api/health/workflows`` (the
+caller's queue, last hour and invalid workflows: automation/workflow_health.py). Same bearer tokens and errors."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, jsonify
 
-from automation.models import Workflow
+from automation.models import Workflow, utcnow
 from automation.scoping import get_or_404
 from automation.web.api import list_workflows, run_now
 from automation.web.auth import require_token
 from automation.web.errors import ApiError
 from automation.web.request_input import json_object
+from automation.workflow_health import workflow_health
 
 api_compat = Blueprint("api_compat", __name__, url_prefix="/api")
 api_compat.before_request(require_token)
@@ -32,3 +34,8 @@ def legacy_execute(workflow_id: str) -> tuple[Response, int]:
     if not isinstance(trigger_data, dict):
         raise ApiError(400, "'triggerData' must be a JSON object")
     return run_now(workflow, trigger_data)
+
+
+@api_compat.get("/health/workflows")
+def legacy_workflow_health() -> Response:
+    return jsonify(workflow_health(utcnow()))

@@ -11,6 +11,7 @@ from automation import ingest
 from automation.models import Execution, ExecutionStatus, Workflow, db
 from automation.scoping import get_or_404, scoped
 from automation.web.api import api
+from automation.web.correlation import MAX_LENGTH, usable
 from automation.web.errors import ApiError
 from automation.web.request_input import int_arg, page_args
 from automation.web.serializers import execution_json, execution_summary
@@ -29,6 +30,12 @@ def list_executions() -> Response:
             choices = ", ".join(s.value for s in ExecutionStatus)
             raise ApiError(400, f"query parameter 'status' must be one of {choices}", details={"parameter": "status"})
         query = query.where(Execution.status == status)
+    correlation_id = request.args.get("correlation_id")
+    if correlation_id is not None:
+        if not usable(correlation_id) or correlation_id != correlation_id.strip():
+            raise ApiError(400, f"query parameter 'correlation_id' must be 1 to {MAX_LENGTH} printable ASCII "
+                                "characters without spaces", details={"parameter": "correlation_id"})
+        query = query.where(Execution.correlation_id == correlation_id)
     page, per_page = page_args()
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     rows = db.session.scalars(query.order_by(Execution.id.desc()).limit(per_page).offset((page - 1) * per_page))

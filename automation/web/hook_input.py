@@ -1,5 +1,6 @@
 """Reading an incoming webhook request into the run's ``trigger``: body, headers, query and method, plus the
-delivery id that de-duplicates it and the correlation id. Every refusal is a clear 4xx ``ApiError``.
+delivery id that de-duplicates it (the correlation id is the request's: automation/web/correlation.py). Every
+refusal is a clear 4xx ``ApiError``.
 
 Bodies by content type: JSON (``application/json``, ``*+json``) is parsed into any JSON value; form fields
 (urlencoded or multipart) become an object, an uploaded file only by name, type and size; anything else is
@@ -24,7 +25,6 @@ from automation.web.request_input import MAX_DEPTH, TooDeep, parse_json, storabl
 DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 KEY_PREFIX = "hook:"
 MAX_KEY_VALUE = 200  # Execution.idempotency_key is 255 characters
-MAX_CORRELATION_ID = 64
 
 
 def payload(request: Request, raw: bytes, secret_headers: Collection[str]) -> dict[str, Any]:
@@ -95,8 +95,3 @@ def delivery_key(request: Request, headers: Iterable[str]) -> str | None:
                 return KEY_PREFIX + value
             return f"{KEY_PREFIX}sha256:{hashlib.sha256(value.encode()).hexdigest()}"
     return None
-
-
-def correlation_id(request: Request) -> str | None:
-    value = (request.headers.get("X-Request-ID") or "").strip()[:MAX_CORRELATION_ID]
-    return value if value and value.isascii() and value.isprintable() else None

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import RateLimitExceeded
 
-from automation import hook_options, hook_verification, hook_wait, ingest
+from automation import hook_options, hook_verification, hook_wait, ingest, metrics
 from automation.hook_options import HookOptions
 from automation.models import Workflow, WorkflowStatus, WorkflowVersion, db
 from automation.web import hook_input, rate_limits
@@ -49,7 +49,6 @@ def receive(token: str) -> Response:
         execution, created = ingest.start_execution(
             workflow, trigger_kind="webhook", payload=payload,
             idempotency_key=hook_input.delivery_key(request, options.dedupe_headers),
-            correlation_id=hook_input.correlation_id(request),
         )
     except ingest.NotRunnable as exc:  # paused or changed since the checks above
         raise ApiError(409, str(exc)) from None
@@ -119,6 +118,12 @@ def _answer(status: int, execution_id: int, body: Any) -> Response:
     response = Response(status=204) if status == 204 else jsonify(body)
     response.status_code = status
     response.headers[EXECUTION_HEADER] = str(execution_id)
+    return response
+
+
+@hooks.after_request
+def count_request(response: Response) -> Response:
+    metrics.webhook_request(response.status_code)
     return response
 
 

@@ -46,6 +46,8 @@ def workflow_json(workflow: Workflow, versions: dict[int, WorkflowVersion] | Non
         "definition": latest.definition,
         "params": latest.params,
         "template": workflow.template_key,
+        # None: finished runs are kept for RELAY_RETENTION_DAYS.
+        "retention_days": workflow.retention_days,
         "created_at": iso(workflow.created_at),
         "updated_at": iso(workflow.updated_at),
     }

@@ -4,11 +4,16 @@ user is still a member there).
 
 The bearer-token API, the webhooks and the operator endpoints use no cookies, so they are exempt from
 CSRF; everything else that changes state needs the form's token.
+
+Cookies are HttpOnly and SameSite=Lax, and Secure by ``RELAY_SECURE_COOKIES``: ``on``, ``off``, or ``auto``
+(the default) = on when ``RELAY_PROXY_FIX`` is set (a proxy in front of Relay terminates TLS) and otherwise
+for each request that came over HTTPS, so a plain-HTTP local run can still sign in.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, session
+from flask import Blueprint, Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -36,9 +41,28 @@ def load_user(user_id: str) -> User | None:
     return user if user is not None and user.is_active else None
 
 
+class HttpsAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the cookie Secure also when ``auto`` sees an HTTPS request."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config["RELAY_SECURE_COOKIES"] == "auto" and request.is_secure:
+            return True
+        return bool(super().get_cookie_secure(app))
+
+
+def always_secure(app: Flask) -> bool:
+    mode = app.config["RELAY_SECURE_COOKIES"]
+    return mode == "on" or (mode == "auto" and int(app.config["RELAY_PROXY_FIX"]) > 0)
+
+
 def init_sessions(app: Flask, exempt: list[Blueprint]) -> None:
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults already hold SESSION_COOKIE_SAMESITE (None), which setdefault would keep.
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = always_secure(app)
+    app.config["REMEMBER_COOKIE_SECURE"] = always_secure(app)
+    app.session_interface = HttpsAwareSessionInterface()
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     # A CSRF token lives as long as the session; the default hour would fail a form left open over lunch.

@@ -24,13 +24,14 @@ def job_ids(process) -> set[str]:
     return {job.id for job in process.clock.get_jobs()}
 
 
-def test_the_process_that_takes_the_lock_runs_the_sync_the_reaper_and_the_approval_pass(make_process):
+def test_the_process_that_takes_the_lock_runs_the_sync_the_reaper_the_approval_pass_and_retention(
+        make_process):
     process = make_process()
 
     process.tick()
 
     assert process.leading
-    assert job_ids(process) == {"sync", "reaper", "approvals"}
+    assert job_ids(process) == {"sync", "reaper", "approvals", "retention"}
 
 
 def test_the_leader_beats_a_heartbeat_naming_itself(make_process):
@@ -58,7 +59,7 @@ def test_losing_the_lock_removes_every_job_at_once(make_process, scheduled):
     process = make_process()
     process.tick()
     process.sync_pass()
-    assert len(job_ids(process)) == 4
+    assert len(job_ids(process)) == 5
     process.lock.release()
     LeaderLock(process.lock.client, process.lock.key, ttl=60).acquire()  # another process took over
 
@@ -114,7 +115,7 @@ def test_pausing_removes_the_fire_job_at_the_next_sync_pass(make_process, schedu
 
     process.sync_pass()
 
-    assert job_ids(process) == {"sync", "reaper", "approvals"}
+    assert job_ids(process) == {"sync", "reaper", "approvals", "retention"}
 
 
 def test_deleting_removes_the_fire_job_at_the_next_sync_pass(make_process, scheduled):
@@ -126,7 +127,7 @@ def test_deleting_removes_the_fire_job_at_the_next_sync_pass(make_process, sched
 
     process.sync_pass()
 
-    assert job_ids(process) == {"sync", "reaper", "approvals"}
+    assert job_ids(process) == {"sync", "reaper", "approvals", "retention"}
 
 
 def test_changing_the_schedule_reschedules_the_fire_job_at_the_next_sync_pass(make_process, scheduled):
