@@ -12,7 +12,7 @@ from types import FrameType
 
 import redis
 from flask import Flask
-from rq import SimpleWorker, Worker
+from rq import SimpleWorker, Worker, worker_registration
 
 from automation import dispatch, logs
 from automation.engine import run_execution
@@ -39,6 +39,15 @@ class _RemembersStop:
         """The handler until RQ installs its own: RQ logs "Listening on" and starts its scheduler first, and a
         SIGTERM in that gap would otherwise kill the worker with the default action."""
         self.stop_asked = True
+
+    def heartbeat(self, timeout: int | None = None, pipeline: redis.client.Pipeline | None = None) -> None:
+        super().heartbeat(timeout, pipeline)  # type: ignore[misc]
+        # RQ registers a worker once, at birth: after Redis lost its data (a restart without persistence) a
+        # worker that goes on working would stay invisible to /ready and the dashboard. Register it again.
+        if pipeline is None and not self.connection.sismember(self.redis_workers_keys, self.key):  # type: ignore[attr-defined]
+            self.connection.hset(self.key, mapping=self.serialize())  # type: ignore[attr-defined]
+            worker_registration.register(self)  # type: ignore[arg-type]
+            log.warning("worker %s: its registration was gone from Redis; registered again", self.name)  # type: ignore[attr-defined]
 
     def unsubscribe(self) -> None:
         # RQ unsubscribes before it stops its listener thread: a thread that reads the unsubscribe reply first

@@ -137,3 +137,28 @@ def test_sigterm_stops_an_idle_worker_promptly(start_process):
     assert worker.popen.wait(timeout=10) == 0
     assert time.monotonic() - started < 5
     assert "starting again" not in worker.output()
+
+
+def test_a_worker_whose_registration_redis_lost_registers_again_after_its_next_job(
+    app, publish, start, start_process, ledger
+):
+    import redis
+    from rq import Queue, Worker
+
+    client = redis.Redis.from_url(app.config["REDIS_URL"])
+    queue = Queue(app.config["RELAY_QUEUE"], connection=client)
+    worker = start_process("worker")
+    [registered] = wait_for(lambda: Worker.all(queue=queue), timeout=30, message=worker.output())
+    # What a Redis restart without persistence leaves: none of the worker's registration.
+    client.delete("rq:workers", f"rq:workers:{queue.name}", registered.key)
+    assert Worker.all(queue=queue) == []
+    workflow = publish({"trigger": {"type": "manual"}, "steps": [
+        {"id": "a", "uses": "test.record", "with": {"ledger": str(ledger), "mark": "a"}},
+    ]})
+
+    execution_id = start(workflow)
+
+    wait_for(lambda: status_of(execution_id) == "succeeded", timeout=30, message=worker.output())
+    [again] = wait_for(lambda: Worker.all(queue=queue), timeout=10, message=worker.output())
+    assert again.name == registered.name
+    assert "registered again" in worker.output()
