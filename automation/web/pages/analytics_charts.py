@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from automation.web.pages.charts import BAR_WIDTH, GAP, HEIGHT, OUTCOMES, Day, Segment, outcome
+from automation.web.pages.charts import BAR_WIDTH, GAP, HEIGHT, OUTCOMES, Day, outcome, stacked_days
 
 SERIES = ("median", "p95")
 
@@ -66,17 +66,7 @@ def outcome_chart(runs_per_day: dict[date, dict[str, int]]) -> OutcomeChart:
         counts[day] = dict.fromkeys(OUTCOMES, 0)
         for status, count in by_status.items():
             counts[day][outcome(status)] += count
-    peak = max((sum(c.values()) for c in counts.values()), default=0) or 1
-    days = []
-    for index, (day, by_outcome) in enumerate(counts.items()):
-        segments, top = [], float(HEIGHT)
-        for name in OUTCOMES:
-            if by_outcome[name]:
-                height = HEIGHT * by_outcome[name] / peak
-                top -= height
-                segments.append(Segment(name, by_outcome[name], round(top, 2), round(height, 2)))
-        days.append(Day(day, by_outcome, index * (BAR_WIDTH + GAP), segments))
-    totals = {name: sum(d.counts[name] for d in days) for name in OUTCOMES}
+    days, totals = stacked_days(counts)
     return OutcomeChart(days, totals, max(len(days) * (BAR_WIDTH + GAP) - GAP, BAR_WIDTH))
 
 

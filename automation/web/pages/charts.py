@@ -81,7 +81,13 @@ def daily_counts(workflow_id: int, today: date | None = None) -> dict[date, dict
 
 
 def runs_chart(workflow_id: int, today: date | None = None) -> RunsChart:
-    counts = daily_counts(workflow_id, today)
+    days, totals = stacked_days(daily_counts(workflow_id, today))
+    return RunsChart(days, totals, DAYS * (BAR_WIDTH + GAP) - GAP, HEIGHT)
+
+
+def stacked_days(counts: dict[date, dict[str, int]]) -> tuple[list[Day], dict[str, int]]:
+    """One stacked bar per day (counts by outcome, every outcome present), scaled to the busiest day, and the
+    totals per outcome; the analytics page draws its chart with the same geometry."""
     peak = max((sum(c.values()) for c in counts.values()), default=0) or 1
     days = []
     for index, (day, by_outcome) in enumerate(sorted(counts.items())):
@@ -92,8 +98,7 @@ def runs_chart(workflow_id: int, today: date | None = None) -> RunsChart:
                 top -= height
                 segments.append(Segment(name, by_outcome[name], round(top, 2), round(height, 2)))
         days.append(Day(day, by_outcome, index * (BAR_WIDTH + GAP), segments))
-    totals = {name: sum(d.counts[name] for d in days) for name in OUTCOMES}
-    return RunsChart(days, totals, DAYS * (BAR_WIDTH + GAP) - GAP, HEIGHT)
+    return days, {name: sum(d.counts[name] for d in days) for name in OUTCOMES}
 
 
 def _day_expression() -> sa.ColumnElement[object]:
